@@ -1,0 +1,33 @@
+# Two commands do all the set-up (see README):
+#   make        builds .venv from requirements.lock if needed, then runs `dpkg validate .`
+#   make test   runs the test suite (fast tests; `make test-all` adds the slow ones)
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: all validate test test-all lock clean-venv
+
+all: validate
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+validate: $(STAMP)
+	$(VENV)/bin/dpkg validate .
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -m ""
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock:
+	$(VENV)/bin/python -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The ``dpkg`` command line: a thin typer layer over the :mod:`datapkg` library."""

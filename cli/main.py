@@ -1,0 +1,134 @@
+"""Entry point of the ``dpkg`` console script.
+
+Start-up stays light: this module imports only typer and the per-command modules in
+``COMMAND_MODULES``, each of which imports its heavy libraries (frictionless, Great
+Expectations, DuckDB) inside the command body.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from datapkg import __version__
+from datapkg.errors import DpkgError
+
+#: Modules under ``cli/`` that each define ``register(app)``; one per command (group).
+COMMAND_MODULES = [
+    "cli.validate_cmd",
+]
+
+DEBIAN_OPTIONS = {
+    "-i", "--install", "-l", "--list", "-L", "--listfiles", "-r", "--remove", "-P", "--purge",
+    "-s", "--status", "-S", "--search", "-c", "--contents", "-x", "--extract", "-X",
+    "--vextract", "-b", "--build", "-I", "--info", "-e", "--control", "-f", "--field",
+    "-p", "--print-avail", "-C", "--audit", "-A", "--record-avail", "-D", "--debug",
+    "-R", "--recursive", "-O", "--selected-only", "-E", "-G", "-B",
+    "--configure", "--unpack", "--triggers-only", "--get-selections", "--set-selections",
+    "--clear-selections", "--print-architecture", "--print-foreign-architectures",
+    "--add-architecture", "--remove-architecture", "--compare-versions", "--update-avail",
+    "--merge-avail", "--clear-avail", "--forget-old-unavail", "--verify", "-V",
+    "--root", "--admindir", "--instdir", "--force-all", "--no-act", "--dry-run",
+    "--simulate", "--yet-to-unpack", "--predep-package", "--assert-support-predepends",
+    "--validate-pkgname", "--validate-version", "--ctrl-tarfile", "--fsys-tarfile",
+}
+
+DEBIAN_NOTICE = (
+    "dpkg: this is dpkg the data-package tool (validate, query, build, download), not Debian's "
+    "package manager, which lives at /usr/bin/dpkg"
+)
+
+
+def is_debian_invocation(args: list[str]) -> bool:
+    """True when the first argument is one of Debian dpkg's options (``-i``, ``--configure``...)."""
+    if not args:
+        return False
+    first = args[0].split("=", 1)[0]
+    return first in DEBIAN_OPTIONS or first.startswith(("--force-", "--no-force-", "--refuse-"))
+
+
+def _error(message: str) -> None:
+    click.echo(f"dpkg: error: {message}", err=True)
+
+
+class DpkgGroup(TyperGroup):
+    """A typer group whose every failure is one line on stderr and a known exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if is_debian_invocation(argv):
+            click.echo(DEBIAN_NOTICE, err=True)
+            sys.exit(2)
+        try:
+            rv = super().main(argv, prog_name or "dpkg", complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see 'dpkg {exc.ctx.command_path.partition(' ')[2]} --help')".replace("  ", " ") if exc.ctx else ""
+            _error(f"{exc.format_message()}{hint}".replace("dpkg  --help", "dpkg --help"))
+            code = 2
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.Abort:
+            _error("aborted")
+            code = 130
+        except click.ClickException as exc:
+            _error(exc.format_message())
+            code = exc.exit_code
+        except DpkgError as exc:
+            _error(str(exc))
+            code = exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
+            if os.environ.get("DPKG_DEBUG"):
+                raise
+            _error(f"unexpected {type(exc).__name__}: {exc} (set DPKG_DEBUG=1 for a traceback)")
+            code = 2
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=DpkgGroup,
+    name="dpkg",
+    help="dpkg: validate, query, build and download Frictionless data packages.\n\n"
+    "Not Debian's package manager (that one is /usr/bin/dpkg).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dpkg (data-package tool) {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """dpkg: validate, query, build and download Frictionless data packages."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

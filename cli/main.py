@@ -12,8 +12,8 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
+from typer._click import exceptions as click  # typer >= 0.20 vendors click
 from typer.core import TyperGroup
 
 from datapkg import __version__
@@ -54,7 +54,7 @@ def is_debian_invocation(args: list[str]) -> bool:
 
 
 def _error(message: str) -> None:
-    click.echo(f"dpkg: error: {message}", err=True)
+    typer.echo(f"dpkg: error: {message}", err=True)
 
 
 class DpkgGroup(TyperGroup):
@@ -64,7 +64,7 @@ class DpkgGroup(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         if is_debian_invocation(argv):
-            click.echo(DEBIAN_NOTICE, err=True)
+            typer.echo(DEBIAN_NOTICE, err=True)
             sys.exit(2)
         try:
             rv = super().main(argv, prog_name or "dpkg", complete_var, standalone_mode=False, **extra)
@@ -72,9 +72,9 @@ class DpkgGroup(TyperGroup):
             hint = f" (see 'dpkg {exc.ctx.command_path.partition(' ')[2]} --help')".replace("  ", " ") if exc.ctx else ""
             _error(f"{exc.format_message()}{hint}".replace("dpkg  --help", "dpkg --help"))
             code = 2
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:
             code = exc.exit_code
-        except click.Abort:
+        except typer.Abort:
             _error("aborted")
             code = 130
         except click.ClickException as exc:

@@ -43,6 +43,7 @@ class Finding:
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")
         object.__setattr__(self, "value", cut_value(self.value))
+        object.__setattr__(self, "message", self.message.replace("\r", "\\r").replace("\n", "\\n"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,57 @@
+"""``dpkg validate``: every check of a package in one run, in the format CI or a person reads."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    junit = "junit"
+
+
+def _prefix(root: str | None) -> str:
+    """The package root relative to the working directory, for GitHub file paths."""
+    if not root:
+        return ""
+    rel = os.path.relpath(root)
+    return "" if rel == "." or rel.startswith("..") else rel.rstrip("/") + "/"
+
+
+def validate(
+    path: str = typer.Argument(".", help="Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Output format.", case_sensitive=False),
+    max_errors: int = typer.Option(0, "--max-errors", min=0, help="Stop listing after N findings (0: all)."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
+    no_gx: bool = typer.Option(False, "--no-gx", help="Only the frictionless and file checks (a quick pre-commit)."),
+    data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),
+) -> None:
+    """Validate a data package: descriptor, cells, keys, files, hashes and curation rules.
+
+    Exit 0 when valid, 1 when the data has errors, 2 on a usage error or unreadable input.
+    """
+    from datapkg.renderers import get_renderer
+    from datapkg.validate import validate_package
+
+    report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
+                              allow_remote=allow_remote, data_docs=data_docs)
+    prefix = _prefix(report.stats.get("root"))
+    typer.echo(get_renderer(format.value)(report, prefix=prefix))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if format is Format.github and summary:
+        from datapkg.renderers.github_renderer import summary_markdown
+
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(summary_markdown(report, prefix))
+    raise typer.Exit(0 if report.valid else 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the ``dpkg`` app."""
+    app.command("validate")(validate)

@@ -1,0 +1,132 @@
+"""File-level checks frictionless does not make: stray files, article files and their hashes, BOMs.
+
+A resource "names files" when its table has both a ``path`` and a ``sha256`` column (as the
+``articles`` resource does): every row's file must exist inside the package and still have
+the recorded sha256. Files under the watched folders (``resources/``, ``seeds/``) that neither
+a resource nor such a row names are reported as stray.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from datapkg.errors import UsageError
+from datapkg.package_source import PackageSource, check_relative_path, is_remote, resource_paths
+from datapkg.report import Finding
+
+WATCHED_FOLDERS = ("resources", "seeds")
+BOM = b"\xef\xbb\xbf"
+CHUNK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _resources(source: PackageSource) -> list[dict[str, Any]]:
+    resources = source.descriptor.get("resources")
+    return [r for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
+
+
+def _file_rows(source: PackageSource, resource: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
+    """Rows (frictionless row number, cells) of a CSV resource with ``path`` and ``sha256`` columns."""
+    paths = resource_paths(resource)
+    if len(paths) != 1 or is_remote(paths[0]) or not paths[0].lower().endswith(".csv"):
+        return []
+    file = source.root / paths[0]
+    if not file.is_file():
+        return []
+    try:
+        with file.open(newline="", encoding=resource.get("encoding", "utf-8-sig")) as handle:
+            reader = csv.DictReader(handle)
+            if not {"path", "sha256"} <= set(reader.fieldnames or []):
+                return []
+            return [(index + 2, row) for index, row in enumerate(reader)]
+    except (UnicodeDecodeError, csv.Error, LookupError):
+        return []  # frictionless reports the unreadable file
+
+
+def check_named_files(source: PackageSource) -> tuple[list[Finding], set[str]]:
+    """Check files named by rows of path+sha256 tables; return findings and the names seen."""
+    findings: list[Finding] = []
+    named: set[str] = set()
+    for resource in _resources(source):
+        rows = _file_rows(source, resource)
+        if not rows:
+            continue
+        name, file = resource.get("name"), resource_paths(resource)[0]
+        for row_number, row in rows:
+            rel = (row.get("path") or "").strip()
+            where = dict(resource=name, file=file, row=row_number)
+            if not rel:
+                continue  # a missing path is a 'required' matter for the Table Schema
+            try:
+                check_relative_path(rel, "path")
+            except UsageError as exc:
+                findings.append(Finding(check="unsafe-path", field="path", value=rel, message=str(exc), **where))
+                continue
+            named.add(Path(rel).as_posix())
+            target = source.root / rel
+            if not target.is_file():
+                findings.append(Finding(check="file-missing", field="path", value=rel, **where,
+                                        message=f"the file {rel} named in this row does not exist in the package"))
+                continue
+            recorded = (row.get("sha256") or "").strip().lower()
+            actual = sha256_of(target)
+            if recorded != actual:
+                findings.append(Finding(check="hash-mismatch", field="sha256", value=recorded, **where,
+                                        message=f"{rel} has sha256 {actual} but this row records {recorded or '(nothing)'}; "
+                                                "update the row or restore the file"))
+    return findings, named
+
+
+def check_stray_files(source: PackageSource, named_by_rows: set[str]) -> list[Finding]:
+    """Report files under the watched folders that no resource and no file row names."""
+    named = set(named_by_rows)
+    for resource in _resources(source):
+        named.update(Path(p).as_posix() for p in resource_paths(resource))
+        for key in ("schema", "dialect"):
+            if isinstance(resource.get(key), str):
+                named.add(Path(resource[key]).as_posix())
+    findings = []
+    for folder in WATCHED_FOLDERS:
+        base = source.root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(source.root).as_posix()
+            if path.is_dir() or any(part.startswith(".") for part in Path(rel).parts) or rel in named:
+                continue
+            findings.append(Finding(check="stray-file", file=rel, message=(
+                f"{rel} is not named by any resource or by a row's path; add it to the package or remove it")))
+    return findings
+
+
+def check_byte_order_marks(source: PackageSource) -> list[Finding]:
+    """Report tabular files that start with a UTF-8 byte-order mark (frictionless strips it silently)."""
+    findings = []
+    for resource in _resources(source):
+        for rel in resource_paths(resource):
+            path = source.root / rel
+            tabular = rel.lower().endswith((".csv", ".tsv")) or resource.get("format") in ("csv", "tsv")
+            if is_remote(rel) or not tabular or not path.is_file():
+                continue
+            with path.open("rb") as handle:
+                if handle.read(3) == BOM:
+                    findings.append(Finding(check="byte-order-mark", resource=resource.get("name"), file=rel, row=1,
+                                            message="the file starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM"))
+    return findings
+
+
+def run_file_checks(source: PackageSource) -> list[Finding]:
+    """All file-level checks of this module."""
+    findings, named = check_named_files(source)
+    return findings + check_stray_files(source, named) + check_byte_order_marks(source)

@@ -1,0 +1,182 @@
+"""Resolve what the user named (a folder, a descriptor file, a zipped package) into a package root.
+
+Everything that can make the input unusable is turned into a one-line :class:`UsageError`
+here, before any check runs: a missing path, a descriptor that is not JSON/YAML or not an
+object, an unreadable encoding, a resource path that is absolute or climbs out of the package,
+or a remote resource when remote access was not allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+from datapkg.errors import UsageError
+
+DESCRIPTOR_NAMES = ("datapackage.json", "datapackage.yaml", "datapackage.yml")
+REMOTE_SCHEMES = ("http", "https", "ftp", "ftps", "s3", "gs")
+
+
+@dataclass
+class PackageSource:
+    """A package ready to check: its root folder, descriptor file and parsed descriptor."""
+
+    root: Path
+    descriptor_path: Path
+    descriptor: dict[str, Any]
+    origin: str
+    _tmpdir: Path | None = field(default=None, repr=False)
+
+    @property
+    def descriptor_name(self) -> str:
+        """The descriptor's path relative to the package root (used as ``file`` in findings)."""
+        return self.descriptor_path.relative_to(self.root).as_posix()
+
+    def close(self) -> None:
+        """Remove the temporary folder a zipped package was extracted into."""
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> PackageSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_remote(path: str) -> bool:
+    """True when ``path`` is a URL with a remote scheme (http, https, ...)."""
+    return urlparse(path).scheme.lower() in REMOTE_SCHEMES
+
+
+def check_relative_path(path: str, what: str) -> None:
+    """Refuse a package path that is absolute, climbs out of the package or has a scheme."""
+    scheme = urlparse(path).scheme.lower()
+    if scheme and len(scheme) > 1 and scheme not in REMOTE_SCHEMES:
+        raise UsageError(f"{what} {path!r} has the unsupported scheme '{scheme}:'")
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if posix.is_absolute() or (len(path) > 1 and path[1] == ":"):
+        raise UsageError(f"{what} {path!r} is absolute; resource paths must be relative to the package")
+    if ".." in posix.parts:
+        raise UsageError(f"{what} {path!r} climbs out of the package ('..'); paths must stay inside it")
+
+
+def read_descriptor(path: Path) -> dict[str, Any]:
+    """Parse a JSON or YAML descriptor file into a dict, or raise a one-line UsageError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path.name} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise UsageError(f"{path.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path.name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path.name} must hold a JSON object (a data package descriptor), not {type(data).__name__}")
+    return data
+
+
+def resource_paths(resource: dict[str, Any]) -> list[str]:
+    """The data paths a resource descriptor names (``path`` may be a string or a list)."""
+    value = resource.get("path")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [p for p in value if isinstance(p, str)]
+    return []
+
+
+def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> None:
+    """Refuse hostile or remote paths in resources (data, schema and dialect paths)."""
+    resources = descriptor.get("resources")
+    if not isinstance(resources, list):
+        return  # frictionless reports the malformed descriptor as a finding
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            continue
+        name = resource.get("name") or f"#{index + 1}"
+        named = [(p, f"resource '{name}' path") for p in resource_paths(resource)]
+        for key in ("schema", "dialect"):
+            if isinstance(resource.get(key), str):
+                named.append((resource[key], f"resource '{name}' {key}"))
+        for path, what in named:
+            if is_remote(path):
+                if not allow_remote:
+                    raise UsageError(f"{what} {path!r} is remote; it is not fetched unless you pass --allow-remote")
+                continue
+            check_relative_path(path, what)
+
+
+def _find_descriptor(folder: Path) -> Path:
+    for name in DESCRIPTOR_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"no datapackage.json (or .yaml/.yml) in {folder}")
+
+
+def _extract_zip(path: Path) -> tuple[Path, Path]:
+    """Extract a zipped package safely into a temporary folder; return (tmpdir, root)."""
+    from datapkg import safezip
+
+    tmp = Path(tempfile.mkdtemp(prefix="dpkg-zip-"))
+    try:
+        safezip.extract(path, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for candidate in [tmp, *sorted(p for p in tmp.iterdir() if p.is_dir())]:
+        if any((candidate / n).is_file() for n in DESCRIPTOR_NAMES):
+            return tmp, candidate
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise UsageError(f"{path.name} holds no datapackage.json at its root")
+
+
+def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
+    """Resolve ``path`` (folder, descriptor file or zip) into a checked :class:`PackageSource`."""
+    text = str(path)
+    if is_remote(text):
+        raise UsageError(f"{text} is a URL; download it first with 'dpkg download'")
+    target = Path(text)
+    if not target.exists():
+        raise UsageError(f"{text}: no such file or folder")
+    tmpdir = None
+    if target.is_dir():
+        descriptor_path = _find_descriptor(target)
+        root = target
+    elif zipfile.is_zipfile(target) or target.suffix.lower() == ".zip":
+        tmpdir, root = _extract_zip(target)
+        descriptor_path = _find_descriptor(root)
+    else:
+        descriptor_path = target
+        root = target.parent
+    try:
+        descriptor = read_descriptor(descriptor_path)
+        check_descriptor_paths(descriptor, allow_remote)
+    except BaseException:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
+    return PackageSource(root=root.resolve(), descriptor_path=descriptor_path.resolve(),
+                         descriptor=descriptor, origin=text, _tmpdir=tmpdir)

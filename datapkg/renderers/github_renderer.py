@@ -1,0 +1,48 @@
+"""GitHub Actions workflow commands (``::error file=…,line=…,title=…::message``) and step summary."""
+
+from __future__ import annotations
+
+from datapkg.renderers import location
+from datapkg.report import Finding, Report
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding, prefix: str = "") -> str:
+    """One workflow command for ``finding``; ``prefix`` is the package root relative to the repo."""
+    level = "error" if finding.severity == "error" else "warning"
+    props = []
+    if finding.file:
+        props.append(f"file={_escape_property(prefix + finding.file)}")
+    if finding.row is not None:
+        props.append(f"line={finding.row}")
+    title = finding.check + (f" ({finding.field})" if finding.field else "")
+    props.append(f"title={_escape_property(title)}")
+    return f"::{level} {','.join(props)}::{_escape_data(finding.message)}"
+
+
+def render(report: Report, prefix: str = "", **_: object) -> str:
+    """All annotations plus a closing notice line."""
+    lines = [annotation(f, prefix) for f in report.findings]
+    state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
+    lines.append(f"::notice title=dpkg validate::{state}")
+    return "\n".join(lines)
+
+
+def summary_markdown(report: Report, prefix: str = "") -> str:
+    """A Markdown table of every finding, for ``$GITHUB_STEP_SUMMARY``."""
+    state = "✅ valid" if report.valid else f"❌ {len(report.errors)} error(s)"
+    rows = ["## dpkg validate: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
+    for f in report.findings:
+        cells = [prefix + (f.file or ""), "" if f.row is None else str(f.row), f.field or "", f.check, f.message]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["annotation", "location", "render", "summary_markdown"]

@@ -1,0 +1,12 @@
+"""JSON report: ``{"valid": bool, "errors": [finding...], "stats": {...}}``."""
+
+from __future__ import annotations
+
+import json
+
+from datapkg.report import Report
+
+
+def render(report: Report, **_: object) -> str:
+    """Render ``report`` as a JSON document."""
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)

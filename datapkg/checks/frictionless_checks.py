@@ -98,9 +98,11 @@ def run_frictionless_checks(source: PackageSource, *, max_errors: int | None = N
     """Validate the package with frictionless; return findings and per-resource statistics."""
     import frictionless
 
+    # The parsed descriptor plus its basepath: frictionless reads .yml descriptors as JSON otherwise.
     report = frictionless.validate(
-        str(source.descriptor_path),
+        source.descriptor,
         type="package",
+        basepath=str(source.root),
         limit_errors=max_errors or UNLIMITED,
         skip_errors=list(skip_errors or []),
     )

@@ -1,0 +1,298 @@
+"""dpkg validate: every check fed broken data, asserting the exact finding (check, file, row, field)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.packages import table, write_package
+
+runner = CliRunner()
+ID = {"name": "id", "type": "integer", "constraints": {"required": True}}
+
+
+def run_json(path: Path, *extra: str) -> tuple[int, dict]:
+    result = runner.invoke(app, ["validate", str(path), "--no-gx", "--format", "json", *extra])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def keys(report: dict) -> set[tuple]:
+    return {(e["check"], e["file"], e["row"], e["field"]) for e in report["errors"]}
+
+
+# One package per frictionless error type: (resources, files) -> expected key
+CASES = {
+    "type-error": ([table("t", "data/t.csv", [ID, {"name": "d", "type": "date"}])],
+                   {"data/t.csv": "id,d\n1,2020-01-01\n2,not-a-date\n"}, ("type-error", "data/t.csv", 3, "d")),
+    "required": ([table("t", "data/t.csv", [ID, {"name": "n", "type": "string", "constraints": {"required": True}}])],
+                 {"data/t.csv": "id,n\n1,a\n2,\n"}, ("constraint-error", "data/t.csv", 3, "n")),
+    "enum": ([table("t", "data/t.csv", [ID, {"name": "c", "type": "string", "constraints": {"enum": ["RU", "KP"]}}])],
+             {"data/t.csv": "id,c\n1,RU\n2,XX\n"}, ("constraint-error", "data/t.csv", 3, "c")),
+    "pattern": ([table("t", "data/t.csv", [ID, {"name": "q", "type": "string", "constraints": {"pattern": "Q[0-9]+"}}])],
+                {"data/t.csv": "id,q\n1,Q1\n2,X1\n3,Q3\n"}, ("constraint-error", "data/t.csv", 3, "q")),
+    "minimum": ([table("t", "data/t.csv", [ID, {"name": "v", "type": "number", "constraints": {"minimum": 0}}])],
+                {"data/t.csv": "id,v\n1,5\n2,3\n3,-1\n"}, ("constraint-error", "data/t.csv", 4, "v")),
+    "unique": ([table("t", "data/t.csv", [ID, {"name": "u", "type": "string", "constraints": {"unique": True}}])],
+               {"data/t.csv": "id,u\n1,a\n2,a\n"}, ("unique-error", "data/t.csv", 3, "u")),
+    "primary-key": ([table("t", "data/t.csv", [ID], primaryKey=["id"])],
+                    {"data/t.csv": "id\n1\n2\n2\n"}, ("primary-key", "data/t.csv", 4, None)),
+    "foreign-key": ([table("p", "data/p.csv", [ID], primaryKey=["id"]),
+                     table("c", "data/c.csv", [{"name": "pid", "type": "integer"}],
+                           foreignKeys=[{"fields": ["pid"], "reference": {"resource": "p", "fields": ["id"]}}])],
+                    {"data/p.csv": "id\n1\n", "data/c.csv": "pid\n1\n7\n"}, ("foreign-key", "data/c.csv", 3, "pid")),
+    "blank-row": ([table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\n\n3\n"}, ("blank-row", "data/t.csv", 3, None)),
+    "extra-cell": ([table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\n2,x\n"}, ("extra-cell", "data/t.csv", 3, None)),
+    "missing-cell": ([table("t", "data/t.csv", [ID, {"name": "n", "type": "string"}])],
+                     {"data/t.csv": "id,n\n1,a\n2\n"}, ("missing-cell", "data/t.csv", 3, "n")),
+    "duplicate-label": ([table("t", "data/t.csv", [ID, {"name": "id2", "type": "integer"}])],
+                        {"data/t.csv": "id,id\n1,2\n"}, ("duplicate-label", "data/t.csv", 1, "id2")),
+    "blank-label": ([table("t", "data/t.csv", [ID, {"name": "n", "type": "string"}])],
+                    {"data/t.csv": "id,\n1,a\n"}, ("blank-label", "data/t.csv", 1, "n")),
+    "incorrect-label": ([table("t", "data/t.csv", [ID, {"name": "n", "type": "string"}])],
+                        {"data/t.csv": "id,name\n1,a\n"}, ("incorrect-label", "data/t.csv", 1, "n")),
+    "scheme-error": ([table("t", "data/missing.csv", [ID])], {}, ("scheme-error", "data/missing.csv", None, None)),
+    "encoding-error": ([table("t", "data/t.csv", [{"name": "s", "type": "string"}]) | {"encoding": "utf-8"}],
+                       {"data/t.csv": b"s\n\xff\xfe\n"}, ("encoding-error", "data/t.csv", None, None)),
+    "hash-count": ([table("t", "data/t.csv", [ID]) | {"hash": "sha256:" + "0" * 64}],
+                   {"data/t.csv": "id\n1\n"}, ("hash-count", "data/t.csv", None, None)),
+    "byte-count": ([table("t", "data/t.csv", [ID]) | {"bytes": 999}],
+                   {"data/t.csv": "id\n1\n"}, ("byte-count", "data/t.csv", None, None)),
+    "resource-error": ([{"name": "t", "path": 5}], {}, ("resource-error", "datapackage.json", None, None)),
+    "package-error": (5, {}, ("package-error", "datapackage.json", None, None)),
+    "field-error": ([{"name": "t", "path": "t.csv", "schema": {"fields": [{"name": "id", "type": "no-such-type"}]}}],
+                     {"t.csv": "id\n1\n"}, ("field-error", "datapackage.json", None, None)),
+    "byte-order-mark": ([table("t", "data/t.csv", [ID])], {"data/t.csv": b"\xef\xbb\xbfid\n1\n"},
+                        ("byte-order-mark", "data/t.csv", 1, None)),
+    "stray-file": ([table("t", "resources/t.csv", [ID])], {"resources/t.csv": "id\n1\n", "resources/old.csv": "id\n"},
+                   ("stray-file", "resources/old.csv", None, None)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_check_reports_exact_location(tmp_path: Path, case: str) -> None:
+    resources, files, expected = CASES[case]
+    write_package(tmp_path, resources, files)
+    code, report = run_json(tmp_path)
+    assert code == 1
+    assert expected in keys(report), report["errors"]
+    finding = next(e for e in report["errors"] if (e["check"], e["file"], e["row"], e["field"]) == expected)
+    assert finding["message"] and "\n" not in finding["message"]
+
+
+def _articles_package(tmp_path: Path, recorded: str | None = None, path: str = "seeds/a.txt") -> Path:
+    text = "Sebuah artikel.\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    fields = [{"name": "article_id", "type": "string"}, {"name": "path", "type": "string"},
+              {"name": "sha256", "type": "string"}]
+    return write_package(tmp_path, [table("articles", "resources/articles.csv", fields)],
+                         {"seeds/a.txt": text, "resources/articles.csv": f"article_id,path,sha256\na1,{path},{recorded or digest}\n"})
+
+
+def test_article_files_are_named_and_hashed(tmp_path: Path) -> None:
+    _articles_package(tmp_path)
+    code, report = run_json(tmp_path)
+    assert code == 0 and report["valid"] and report["errors"] == []
+
+
+def test_hash_mismatch_of_an_article_row(tmp_path: Path) -> None:
+    _articles_package(tmp_path, recorded="ab" * 32)
+    code, report = run_json(tmp_path)
+    assert code == 1
+    assert keys(report) == {("hash-mismatch", "resources/articles.csv", 2, "sha256")}
+    assert report["errors"][0]["value"] == "ab" * 32
+
+
+def test_missing_article_file(tmp_path: Path) -> None:
+    _articles_package(tmp_path, path="seeds/gone.txt")
+    code, report = run_json(tmp_path)
+    assert ("file-missing", "resources/articles.csv", 2, "path") in keys(report)
+    assert ("stray-file", "seeds/a.txt", None, None) in keys(report)
+
+
+def test_article_path_climbing_out(tmp_path: Path) -> None:
+    _articles_package(tmp_path, path="../etc/passwd")
+    code, report = run_json(tmp_path)
+    assert ("unsafe-path", "resources/articles.csv", 2, "path") in keys(report)
+
+
+def test_all_errors_in_one_run_and_max_errors(tmp_path: Path) -> None:
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "d", "type": "date"}])],
+                  {"data/t.csv": "id,d\n1,x\n2,y\n3,z\n"})
+    _, report = run_json(tmp_path)
+    assert [e["row"] for e in report["errors"]] == [2, 3, 4]
+    _, report = run_json(tmp_path, "--max-errors", "2")
+    assert len(report["errors"]) == 2 and report["stats"]["truncated"] is True
+
+
+# --- parity with `frictionless validate --json` on the same files --------------------------------
+
+def test_parity_with_frictionless_cli(tmp_path: Path) -> None:
+    """Every frictionless case above, in one package: same errors, rows and fields as frictionless."""
+    resources, files = [], {}
+    for index, case in enumerate(sorted(c for c in CASES if c not in ("package-error", "resource-error", "field-error", "byte-order-mark", "stray-file"))):
+        for resource in CASES[case][0]:
+            renamed = json.loads(json.dumps(resource).replace("data/", f"data{index}/"))
+            renamed["name"] = f"{resource['name']}{index}"
+            for fk in renamed["schema"].get("foreignKeys", []):
+                fk["reference"]["resource"] += str(index)
+            resources.append(renamed)
+        files.update({rel.replace("data/", f"data{index}/"): body for rel, body in CASES[case][1].items()})
+    write_package(tmp_path, resources, files)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "compare_with_frictionless.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "datapackage.json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("SAME")
+    counted = int(out.stdout.split("frictionless=")[1].split()[0])
+    assert counted >= len(CASES) - 5  # every frictionless case contributed its error
+
+
+# --- output formats ----------------------------------------------------------------------------
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "d", "type": "date"}])],
+                  {"data/t.csv": "id,d\n1,2020-01-01\n2,bad, date\n"})
+    return tmp_path
+
+
+def test_text_format_groups_by_file_without_colour(broken: Path) -> None:
+    result = runner.invoke(app, ["validate", str(broken), "--no-gx"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "data/t.csv"
+    assert any(line.startswith('  row 3, field "d": type-error: "bad" is not a valid value for field "d"') for line in lines)
+    assert any(line.startswith("  row 3: extra-cell: ") for line in lines)
+    assert "\x1b[" not in result.stdout
+    assert lines[-1].startswith("INVALID: 2 error(s)")
+
+
+def test_json_format_is_only_json_on_stdout(broken: Path) -> None:
+    code, report = run_json(broken)
+    assert code == 1 and report["valid"] is False
+    assert set(report) == {"valid", "errors", "stats"}
+    assert set(report["errors"][0]) == {"check", "severity", "resource", "file", "row", "field", "value", "message"}
+
+
+def test_github_format_and_step_summary(broken: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    summary = tmp_path_factory.mktemp("gh") / "summary.md"
+    result = runner.invoke(app, ["validate", str(broken), "--no-gx", "--format", "github"],
+                           env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("::error file=data/t.csv,line=3,title=") for line in lines[:2])
+    assert any(",title=type-error (d)::\"bad\" is not a valid value" in line for line in lines)
+    assert lines[-1] == "::notice title=dpkg validate::INVALID: 2 error(s)"
+    table_md = summary.read_text()
+    assert "| file | row | field | check | message |" in table_md and "| 3 | d | type-error |" in table_md
+
+
+def test_junit_format_parses(broken: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    result = runner.invoke(app, ["validate", str(broken), "--no-gx", "--format", "junit"])
+    root = ET.fromstring(result.stdout.split("\n", 1)[1])
+    assert root.tag == "testsuites" and root.get("failures") == "2"
+    failure = root.find("./testsuite/testcase/failure")
+    assert failure is not None and failure.get("type") in ("type-error", "extra-cell")
+
+
+def test_valid_package_exits_zero(tmp_path: Path) -> None:
+    write_package(tmp_path, [table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\n"})
+    result = runner.invoke(app, ["validate", str(tmp_path), "--no-gx"])
+    assert result.exit_code == 0 and result.stdout.startswith("valid: no errors")
+
+
+def test_descriptor_file_and_yaml_descriptor(tmp_path: Path) -> None:
+    import yaml
+
+    write_package(tmp_path, [table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\nx\n"})
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    (tmp_path / "datapackage.json").unlink()
+    (tmp_path / "datapackage.yml").write_text(yaml.safe_dump(descriptor))
+    for target in (tmp_path, tmp_path / "datapackage.yml"):
+        code, report = run_json(target)
+        assert keys(report) == {("type-error", "data/t.csv", 3, "id")}
+
+
+# --- bad input: one line, exit 2, no traceback -------------------------------------------------
+
+def _one_line_error(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "is not valid JSON at line 1, column 2"),
+    ("[1, 2]", "must hold a JSON object"),
+    ('"text"', "must hold a JSON object"),
+])
+def test_malformed_descriptor(tmp_path: Path, content: str, expected: str) -> None:
+    (tmp_path / "datapackage.json").write_text(content)
+    assert expected in _one_line_error(["validate", str(tmp_path)])
+
+
+def test_descriptor_in_unreadable_encoding(tmp_path: Path) -> None:
+    (tmp_path / "datapackage.json").write_bytes('{"name": "é"}'.encode("utf-16"))
+    assert "is not UTF-8 text" in _one_line_error(["validate", str(tmp_path)])
+
+
+def test_missing_path() -> None:
+    assert _one_line_error(["validate", "/nonexistent/pkg"]) == "dpkg: error: /nonexistent/pkg: no such file or folder"
+
+
+def test_folder_without_descriptor(tmp_path: Path) -> None:
+    assert "no datapackage.json" in _one_line_error(["validate", str(tmp_path)])
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/etc/passwd", "is absolute"),
+    ("../outside.csv", "climbs out of the package"),
+    ("data/../../outside.csv", "climbs out of the package"),
+    ("file:///etc/passwd", "unsupported scheme 'file:'"),
+    ("http://127.0.0.1:9/x.csv", "is remote; it is not fetched unless you pass --allow-remote"),
+])
+def test_hostile_resource_paths(tmp_path: Path, path: str, expected: str) -> None:
+    write_package(tmp_path, [table("t", path, [ID])], {})
+    assert expected in _one_line_error(["validate", str(tmp_path)])
+
+
+def test_hostile_schema_path(tmp_path: Path) -> None:
+    write_package(tmp_path, [{"name": "t", "path": "t.csv", "schema": "../schema.json"}], {"t.csv": "id\n1\n"})
+    assert "resource 't' schema '../schema.json' climbs out" in _one_line_error(["validate", str(tmp_path)])
+
+
+def test_wrong_option_and_format() -> None:
+    assert "No such option: --frob" in _one_line_error(["validate", "--frob"])
+    assert "'xml' is not one of" in _one_line_error(["validate", "--format", "xml"])
+
+
+@pytest.mark.parametrize("option", ["-i", "-l", "--configure", "--purge", "-L", "--force-depends"])
+def test_debian_style_options_explain_what_dpkg_is(option: str) -> None:
+    line = _one_line_error([option, "foo.deb"])
+    assert "data-package tool" in line and "/usr/bin/dpkg" in line
+
+
+def test_version_and_help() -> None:
+    assert runner.invoke(app, ["--version"]).stdout.startswith("dpkg (data-package tool)")
+    result = runner.invoke(app, ["validate", "--help"])
+    assert result.exit_code == 0 and "--max-errors" in result.stdout
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    """`dpkg --help` must not import Great Expectations, frictionless, DuckDB or pandas."""
+    code = ("import sys; from cli.main import app; "
+            "print(sorted(m for m in ('great_expectations', 'frictionless', 'duckdb', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

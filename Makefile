@@ -19,6 +19,7 @@ validate: $(STAMP)
 	$(VENV)/bin/dpkg validate .
 
 test: $(STAMP)
+	@scripts/ensure_chromium.sh
 	$(VENV)/bin/python -m pytest
 
 test-all: $(STAMP)

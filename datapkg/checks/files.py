@@ -22,13 +22,24 @@ BOM = b"\xef\xbb\xbf"
 CHUNK = 1 << 20
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return digest_of(path, "sha256")
+
+
+def parse_hash(value: str) -> tuple[str, str]:
+    """Split a descriptor ``hash`` into (algorithm, hex): ``sha256:…``, ``md5:…`` or bare md5 (v1)."""
+    algorithm, _, hexdigest = value.rpartition(":")
+    return (algorithm or "md5").lower(), hexdigest.lower()
 
 
 def _resources(source: PackageSource) -> list[dict[str, Any]]:
@@ -126,7 +137,37 @@ def check_byte_order_marks(source: PackageSource) -> list[Finding]:
     return findings
 
 
-def run_file_checks(source: PackageSource) -> list[Finding]:
-    """All file-level checks of this module."""
+def check_resource_hashes(source: PackageSource, names: set[str]) -> list[Finding]:
+    """``bytes`` and ``hash`` of the named resources, for those frictionless reads only in part.
+
+    Same checks and names as frictionless' own (``byte-count``, ``hash-count``).
+    """
+    findings = []
+    for resource in _resources(source):
+        paths = resource_paths(resource)
+        if resource.get("name") not in names or len(paths) != 1 or is_remote(paths[0]):
+            continue
+        path, where = source.root / paths[0], dict(resource=resource.get("name"), file=paths[0])
+        if not path.is_file():
+            continue
+        if isinstance(resource.get("bytes"), int) and resource["bytes"] != path.stat().st_size:
+            findings.append(Finding(check="byte-count", value=str(resource["bytes"]), **where, message=(
+                f"the file's size in bytes is {path.stat().st_size} but the descriptor records {resource['bytes']}; "
+                "update the descriptor or restore the file")))
+        if isinstance(resource.get("hash"), str):
+            algorithm, expected = parse_hash(resource["hash"])
+            if algorithm not in hashlib.algorithms_available:
+                continue  # frictionless reports the descriptor error
+            actual = digest_of(path, algorithm)
+            if actual != expected:
+                findings.append(Finding(check="hash-count", value=resource["hash"], **where, message=(
+                    f"the file's hash is {actual} but the descriptor records {expected}; "
+                    "update the descriptor or restore the file")))
+    return findings
+
+
+def run_file_checks(source: PackageSource, header_only: set[str] | None = None) -> list[Finding]:
+    """All file-level checks of this module (plus bytes/hash of resources read only in part)."""
     findings, named = check_named_files(source)
-    return findings + check_stray_files(source, named) + check_byte_order_marks(source)
+    findings += check_stray_files(source, named) + check_byte_order_marks(source)
+    return findings + check_resource_hashes(source, set(header_only or ()))

@@ -93,27 +93,45 @@ def to_finding(error: Any, source: PackageSource, resource: str | None, place: s
     )
 
 
-def run_frictionless_checks(source: PackageSource, *, max_errors: int | None = None,
-                            skip_errors: list[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
-    """Validate the package with frictionless; return findings and per-resource statistics."""
+def _frictionless_report(source: PackageSource, max_errors: int | None, header_only: set[str]) -> Any:
+    """Frictionless' own package validation (``Package.validate``), except that resources in
+    ``header_only`` are read only as far as their header and first row: their row-level checks
+    run elsewhere (DuckDB + Great Expectations)."""
     import frictionless
+    from frictionless import FrictionlessException, Package, Report
 
-    # The parsed descriptor plus its basepath: frictionless reads .yml descriptors as JSON otherwise.
-    report = frictionless.validate(
-        source.descriptor,
-        type="package",
-        basepath=str(source.root),
-        limit_errors=max_errors or UNLIMITED,
-        skip_errors=list(skip_errors or []),
-    )
+    limit_errors = max_errors or UNLIMITED
+    if not header_only:
+        # The parsed descriptor plus its basepath: frictionless reads .yml descriptors as JSON otherwise.
+        return frictionless.validate(source.descriptor, type="package", basepath=str(source.root),
+                                     limit_errors=limit_errors)
+    try:
+        package = Package(source.descriptor, basepath=str(source.root))
+        package.to_descriptor(validate=True)
+    except FrictionlessException as exception:
+        return Report.from_validation(time=0.0, errors=exception.to_errors())
+    reports = [resource.validate(limit_errors=limit_errors, limit_rows=1 if resource.name in header_only else None)
+               for resource in package.resources]
+    return Report.from_validation_reports(time=0.0, reports=reports)
+
+
+def run_frictionless_checks(source: PackageSource, *, max_errors: int | None = None,
+                            header_only: set[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    """Validate the package with frictionless; return findings and per-resource statistics.
+
+    ``header_only`` names resources whose row-level checks another path makes: frictionless
+    still checks their descriptor, schema and header.
+    """
+    report = _frictionless_report(source, max_errors, set(header_only or ()))
     findings = [to_finding(e, source, None, None) for e in report.errors]
     findings += [Finding(check="frictionless-warning", message=w, severity="warning",
                          file=source.descriptor_name) for w in report.warnings]
     resources: dict[str, Any] = {}
     for task in report.tasks:
         findings += [to_finding(e, source, task.name, task.place) for e in task.errors]
+        warnings = [w for w in task.warnings if not (task.name in (header_only or ()) and w.startswith("reached row limit"))]
         findings += [Finding(check="frictionless-warning", message=w, severity="warning",
-                             resource=task.name, file=_relative_place(task.place, source)) for w in task.warnings]
+                             resource=task.name, file=_relative_place(task.place, source)) for w in warnings]
         resources[task.name] = {"rows": task.stats.get("rows"), "bytes": task.stats.get("bytes"),
                                 "errors": task.stats.get("errors")}
     return findings, {"resources": resources}

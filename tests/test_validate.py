@@ -296,3 +296,21 @@ def test_start_up_imports_no_heavy_library() -> None:
             "print(sorted(m for m in ('great_expectations', 'frictionless', 'duckdb', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- frictionless reading only the header of tables whose rows are checked elsewhere ----------
+
+def test_header_only_resources_keep_descriptor_header_bytes_and_hash_checks(tmp_path: Path) -> None:
+    from datapkg.checks.files import run_file_checks
+    from datapkg.checks.frictionless_checks import run_frictionless_checks
+    from datapkg.package_source import open_package
+
+    big = table("big", "data/big.csv", [ID, {"name": "n", "type": "string"}]) | {"bytes": 1, "hash": "sha256:" + "0" * 64}
+    write_package(tmp_path, [big], {"data/big.csv": "id,name\n1,a\nbad,b\n"})
+    with open_package(tmp_path) as source:
+        findings, _ = run_frictionless_checks(source, header_only={"big"})
+        findings += run_file_checks(source, header_only={"big"})
+    got = {(f.check, f.file, f.row, f.field) for f in findings}
+    # the header error stays, the row-level type error is left to the other path, bytes and hash are still checked
+    assert got == {("incorrect-label", "data/big.csv", 1, "n"), ("byte-count", "data/big.csv", None, None),
+                   ("hash-count", "data/big.csv", None, None)}

@@ -128,6 +128,17 @@ def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> No
             check_relative_path(path, what)
 
 
+def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
+    """Refuse local resource paths that resolve outside ``root`` (through a symbolic link)."""
+    base = root.resolve()
+    for resource in descriptor.get("resources") or []:
+        if not isinstance(resource, dict):
+            continue
+        for path in resource_paths(resource):
+            if not is_remote(path) and not (root / path).resolve().is_relative_to(base):
+                raise UsageError(f"resource '{resource.get('name')}' path {path!r} resolves outside the package (symbolic link)")
+
+
 def _find_descriptor(folder: Path) -> Path:
     for name in DESCRIPTOR_NAMES:
         candidate = folder / name
@@ -174,6 +185,7 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     try:
         descriptor = read_descriptor(descriptor_path)
         check_descriptor_paths(descriptor, allow_remote)
+        check_inside(root, descriptor)
     except BaseException:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)

@@ -314,3 +314,13 @@ def test_header_only_resources_keep_descriptor_header_bytes_and_hash_checks(tmp_
     # the header error stays, the row-level type error is left to the other path, bytes and hash are still checked
     assert got == {("incorrect-label", "data/big.csv", 1, "n"), ("byte-count", "data/big.csv", None, None),
                    ("hash-count", "data/big.csv", None, None)}
+
+
+def test_symlink_out_of_the_package(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_text("id\n1\n")
+    pkg = tmp_path / "pkg"
+    write_package(pkg, [table("t", "data/t.csv", [ID])], {})
+    (pkg / "data").mkdir()
+    (pkg / "data" / "t.csv").symlink_to(outside)
+    assert "resolves outside the package" in _one_line_error(["validate", str(pkg)])

@@ -131,7 +131,8 @@ def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> No
 def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
     """Refuse local resource paths that resolve outside ``root`` (through a symbolic link)."""
     base = root.resolve()
-    for resource in descriptor.get("resources") or []:
+    resources = descriptor.get("resources")
+    for resource in resources if isinstance(resources, list) else []:
         if not isinstance(resource, dict):
             continue
         for path in resource_paths(resource):

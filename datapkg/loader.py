@@ -1,0 +1,531 @@
+"""The one loader that puts a Frictionless data package into DuckDB (validate, build, query).
+
+Every tabular resource becomes one table named after the resource, typed from its Table Schema,
+plus a column ``__row`` that holds the source row number counted as frictionless counts it
+(header row 1, first data row 2; blank rows and comment rows count, a quoted multi-line cell
+does not start a new row). DuckDB's ``read_csv`` does the reading; no Python loop touches the
+rows except when the file has blank or comment lines, where a ``csv`` pass maps DuckDB's
+records to frictionless' row numbers.
+
+Loading always goes through an all-VARCHAR *raw* table; the typed table derives from it with
+``TRY_CAST``-like expressions that follow frictionless' own parsing rules (``missingValues``,
+``trueValues``, ``bareNumber``, date formats...). So a cell that does not cast never aborts the
+load: :func:`cast_failures` lists it with its row and field, and ``on_cast_error="raise"``
+turns the first ones into a one-line :class:`DataError`.
+
+Typical use::
+
+    con = duckdb.connect()
+    tables = load_package(con, root, descriptor)                 # typed tables, raw dropped
+    tables = load_package(con, root, descriptor, keep_raw=True)  # + raw."<name>" (VARCHAR)
+    tables = load_package(con, root, descriptor, raw=True)       # only all-VARCHAR tables
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datapkg.errors import DataError, UsageError
+from datapkg.package_source import check_relative_path, resource_paths
+
+ROW = "__row"
+RAW_SCHEMA = "raw"
+#: A string that never occurs in a CSV cell: empty cells stay '' and padded (missing) cells NULL.
+NULL_SENTINEL = "\x01\x02dpkg-missing-cell\x02\x01"
+TABULAR_FORMATS = {"csv", "tsv"}
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16",
+                    "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
+WHITESPACE = " \t\n\r\x0b\x0c"
+DEFAULT_TRUE = ["true", "True", "TRUE", "1"]
+DEFAULT_FALSE = ["false", "False", "FALSE", "0"]
+
+#: Table Schema type -> DuckDB column type (list types are built from ``itemType``).
+DUCKDB_TYPES = {
+    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
+    "date": "DATE", "datetime": "TIMESTAMP", "time": "TIME", "year": "INTEGER",
+    "yearmonth": "VARCHAR", "duration": "VARCHAR", "geopoint": "VARCHAR", "geojson": "JSON",
+    "object": "JSON", "array": "JSON", "any": "VARCHAR",
+}
+
+
+class LoadError(DataError):
+    """A resource's data cannot be read at all (undecodable bytes, malformed CSV)."""
+
+
+class UnsupportedResource(UsageError):
+    """A tabular resource this loader cannot read (e.g. a spreadsheet); frictionless still can."""
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A resource loaded into DuckDB.
+
+    ``table`` is the typed table (or the VARCHAR one in raw mode), ``raw`` the kept all-VARCHAR
+    table (``None`` when dropped); both have ``__row`` and one column per schema field.
+    """
+
+    name: str
+    file: str | None
+    fields: list[dict[str, Any]]
+    rows: int
+    table: str
+    raw: str | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CastFailure:
+    """A cell whose text does not parse as its field's type (or a value list it breaks)."""
+
+    row: int
+    field: str
+    value: str
+    type: str
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier (double quotes, inner quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_list(values: Iterable[str]) -> str:
+    return ", ".join(quote_literal(v) for v in values)
+
+
+def _read_json_ref(root: Path, value: Any, what: str) -> dict[str, Any]:
+    """A schema/dialect given inline (dict) or as a package-relative path to a JSON file."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        check_relative_path(value, what)
+        try:
+            data = json.loads((root / value).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {what} {value!r}: {exc}") from None
+        if isinstance(data, dict):
+            return data
+    raise UsageError(f"{what} must be an object or a path to a JSON file")
+
+
+def resource_schema(root: Path, resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource's Table Schema as a dict (inline or read from its package path)."""
+    return _read_json_ref(root, resource.get("schema"), f"resource '{resource.get('name')}' schema")
+
+
+def resource_dialect(root: Path, resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource's CSV dialect, flattened (frictionless v5 also nests it under ``csv``)."""
+    dialect = dict(_read_json_ref(root, resource.get("dialect"), f"resource '{resource.get('name')}' dialect"))
+    dialect.update(dialect.pop("csv", {}) or {})
+    return dialect
+
+
+def is_tabular(resource: dict[str, Any]) -> bool:
+    """True for a resource frictionless reads as a table (schema, ``type: table``, CSV/TSV, inline rows)."""
+    if resource.get("type") == "table" or "schema" in resource:
+        return True
+    fmt = str(resource.get("format") or "").lower()
+    paths = resource_paths(resource)
+    ext = paths[0].rsplit(".", 1)[-1].lower() if paths and "." in paths[0] else ""
+    return fmt in TABULAR_FORMATS or ext in TABULAR_FORMATS
+
+
+def duckdb_type(fld: dict[str, Any]) -> str:
+    """The DuckDB column type for a Table Schema field."""
+    kind = fld.get("type", "string")
+    if kind == "list":
+        return DUCKDB_TYPES.get(fld.get("itemType", "string"), "VARCHAR") + "[]"
+    return DUCKDB_TYPES.get(kind, "VARCHAR")
+
+
+def _strptime(col: str, fmt: str) -> str:
+    return f"TRY_STRPTIME({col}, {quote_literal(fmt)})"
+
+
+def parse_expression(fld: dict[str, Any], col: str) -> str:
+    """SQL that parses the VARCHAR ``col`` as frictionless parses ``fld`` (NULL when it cannot)."""
+    kind = fld.get("type", "string")
+    fmt = fld.get("format", "default") or "default"
+    trimmed = f"trim({col}, {quote_literal(WHITESPACE)})"
+    if kind == "integer":
+        text = trimmed
+        if fld.get("bareNumber") is False:  # frictionless strips leading/trailing non-digits
+            text = f"regexp_replace(regexp_replace({text}, '^[^-0-9]*', ''), '[^0-9]*$', '')"
+        return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9](_?[0-9])*') THEN TRY_CAST({text} AS BIGINT) END"
+    if kind == "number":
+        text = trimmed
+        if fld.get("bareNumber") is False:
+            text = f"regexp_replace(regexp_replace({text}, '^[^-0-9]*', ''), '[^0-9]*$', '')"
+        group, decimal = fld.get("groupChar"), fld.get("decimalChar", ".")
+        if group:
+            text = f"replace({text}, {quote_literal(group)}, '')"
+        if decimal != ".":
+            text = f"CASE WHEN contains({text}, '.') THEN NULL ELSE replace({text}, {quote_literal(decimal)}, '.') END"
+        return f"TRY_CAST({text} AS DOUBLE)"
+    if kind == "boolean":
+        true_values = fld.get("trueValues", DEFAULT_TRUE)
+        false_values = fld.get("falseValues", DEFAULT_FALSE)
+        return (f"CASE WHEN {col} IN ({_sql_list(true_values)}) THEN TRUE "
+                f"WHEN {col} IN ({_sql_list(false_values)}) THEN FALSE END")
+    if kind == "date":
+        if fmt == "default":
+            return f"CAST({_strptime(col, '%Y-%m-%d')} AS DATE)"
+        if fmt == "any":
+            return f"TRY_CAST({col} AS DATE)"
+        return f"CAST({_strptime(col, fmt)} AS DATE)"
+    if kind == "datetime":
+        if fmt == "default":
+            return f"CASE WHEN length({col}) >= 19 AND substr({col}, 17, 1) = ':' THEN TRY_CAST({col} AS TIMESTAMP) END"
+        if fmt == "any":
+            return f"TRY_CAST({col} AS TIMESTAMP)"
+        return _strptime(col, fmt)
+    if kind == "time":
+        if fmt == "default":
+            return f"CASE WHEN length({col}) >= 8 AND substr({col}, 6, 1) = ':' THEN TRY_CAST({col} AS TIME) END"
+        if fmt == "any":
+            return f"TRY_CAST({col} AS TIME)"
+        return f"CAST({_strptime(col, fmt)} AS TIME)"
+    if kind == "year":
+        return f"CASE WHEN regexp_full_match({col}, '[0-9]{{4}}') THEN TRY_CAST({col} AS INTEGER) END"
+    if kind == "yearmonth":
+        return f"CASE WHEN regexp_full_match({col}, '[0-9]{{4}}-(0[1-9]|1[0-2])') THEN {col} END"
+    if kind in ("object", "array", "geojson"):
+        check = "'OBJECT'" if kind != "array" else "'ARRAY'"
+        if kind == "geojson":
+            return f"CASE WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
+        return f"CASE WHEN json_valid({col}) AND json_type(CAST({col} AS JSON)) = {check} THEN CAST({col} AS JSON) END"
+    if kind == "list":
+        item = {"name": fld.get("name"), "type": fld.get("itemType", "string")}
+        delimiter = fld.get("delimiter", ",")
+        inner = parse_expression(item, "x")
+        items = f"string_split({col}, {quote_literal(delimiter)})"
+        if item["type"] == "string":
+            return items
+        return (f"CASE WHEN list_bool_and(list_transform({items}, lambda x: ({inner}) IS NOT NULL)) "
+                f"THEN list_transform({items}, lambda x: {inner}) END")
+    return col  # string, any, duration, geopoint: kept as text
+
+
+def _missing_values(schema: dict[str, Any], fld: dict[str, Any]) -> list[str]:
+    values = fld.get("missingValues", schema.get("missingValues", [""]))
+    return [v if isinstance(v, str) else str(v) for v in values]
+
+
+def typed_expression(schema: dict[str, Any], fld: dict[str, Any], col: str) -> str:
+    """SQL for the typed value of VARCHAR ``col``: NULL for missing values, else the parsed value."""
+    missing = _missing_values(schema, fld)
+    is_missing = f"{col} IS NULL" + (f" OR {col} IN ({_sql_list(missing)})" if missing else "")
+    return f"CASE WHEN {is_missing} THEN NULL ELSE {parse_expression(fld, col)} END"
+
+
+def failure_condition(schema: dict[str, Any], fld: dict[str, Any], col: str) -> str:
+    """SQL true where the VARCHAR ``col`` holds a non-missing value that does not parse."""
+    missing = _missing_values(schema, fld)
+    present = f"{col} IS NOT NULL" + (f" AND {col} NOT IN ({_sql_list(missing)})" if missing else "")
+    return f"({present} AND ({parse_expression(fld, col)}) IS NULL)"
+
+
+# --- reading CSV --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Csv:
+    delimiter: str
+    quote: str
+    escape: str
+    header_rows: list[int]
+    comment: str | None
+    encoding: str
+
+
+def _csv_options(resource: dict[str, Any], dialect: dict[str, Any], path: str) -> _Csv:
+    default_delim = "\t" if path.lower().endswith(".tsv") or resource.get("format") == "tsv" else ","
+    quote = dialect.get("quoteChar", '"')
+    double_quote = dialect.get("doubleQuote", True)
+    escape = dialect.get("escapeChar") or (quote if double_quote else "")
+    header = dialect.get("header", True)
+    header_rows = list(dialect.get("headerRows", [1])) if header else []
+    comment = dialect.get("commentChar")
+    encoding = str(resource.get("encoding") or "utf-8").lower()
+    return _Csv(dialect.get("delimiter", default_delim), quote, escape, header_rows, comment, encoding)
+
+
+def _has_skipped_lines(path: Path, comment: str | None) -> bool:
+    """True when the file has blank lines (or comment lines), which DuckDB skips but frictionless counts."""
+    tail = b"\n"  # a blank first line counts too
+    marker = comment.encode() if comment else None
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            data = tail + chunk
+            if b"\n\n" in data or b"\n\r\n" in data or b"\r\r" in data:
+                return True
+            if marker and (b"\n" + marker in data or b"\r" + marker in data):
+                return True
+            tail = data[-2:]
+    return False
+
+
+def _row_numbers(path: Path, opts: _Csv) -> list[int]:
+    """Frictionless row numbers of the records DuckDB emits (it skips blank and comment lines)."""
+    numbers: list[int] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote or None,
+                            doublequote=bool(opts.quote) and opts.escape == opts.quote,
+                            escapechar=(opts.escape if opts.escape and opts.escape != opts.quote else None),
+                            quoting=csv.QUOTE_MINIMAL if opts.quote else csv.QUOTE_NONE, strict=False)
+        for number, record in enumerate(reader, start=1):
+            if not record:
+                continue
+            if opts.comment and record[0].startswith(opts.comment):
+                continue
+            numbers.append(number)
+    return numbers
+
+
+def _utf8_copy(path: Path, encoding: str, tmpdir: str) -> Path:
+    """Transcode ``path`` to a UTF-8 temporary file (DuckDB reads only a few encodings itself)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} for {path.name}") from None
+    target = Path(tmpdir) / (path.name + ".utf8")
+    try:
+        with path.open(encoding=encoding, newline="") as src, target.open("w", encoding="utf-8", newline="") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{path.name} cannot be decoded as {encoding}: {exc.reason} at byte {exc.start}") from None
+    return target
+
+
+def _duckdb_error(exc: Exception, rel: str) -> LoadError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return LoadError(f"{rel}: DuckDB cannot read the file: {first}")
+
+
+def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns: list[str], target: str) -> int:
+    """Read one CSV file into ``target`` (all VARCHAR, ``__row`` first); return the data row count."""
+    import duckdb
+
+    dialect = resource_dialect(root, resource)
+    opts = _csv_options(resource, dialect, rel)
+    path = root / rel
+    if not path.is_file():
+        raise LoadError(f"{rel}: the file does not exist")
+    with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:
+        encoding = DUCKDB_ENCODINGS.get(opts.encoding)
+        if encoding is None or encoding == "utf-16":
+            path, encoding = _utf8_copy(path, opts.encoding, tmpdir), "utf-8"
+        elif encoding == "utf-8":
+            _check_utf8(path, rel)
+        params = {
+            "all_varchar": True, "header": False, "delim": opts.delimiter, "quote": opts.quote,
+            "escape": opts.escape, "null_padding": True, "strict_mode": False,
+            "nullstr": NULL_SENTINEL, "encoding": encoding, "auto_detect": True,
+            "max_line_size": 64 * 1024 * 1024,
+        }
+        if opts.comment:
+            params["comment"] = opts.comment
+        args = ", ".join(f"{k} := {_param(v)}" for k, v in params.items())
+        scan = f"read_csv({quote_literal(str(path))}, {args})"
+        stage = quote_ident(f"__stage_{os.getpid()}_{abs(hash(target))}")
+        if path.stat().st_size == 0:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT NULL::VARCHAR AS column0 WHERE FALSE")
+        else:
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {scan}")
+            except duckdb.Error as exc:
+                if "parallel=false" not in str(exc):
+                    raise _duckdb_error(exc, rel) from None
+                # quoted line breaks with ragged rows: DuckDB reads them only single-threaded
+                try:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
+                except duckdb.Error as exc2:
+                    raise _duckdb_error(exc2, rel) from None
+        try:
+            cols = [f"s.{quote_ident(d[0])}" for d in con.execute(f"SELECT * FROM {stage} LIMIT 0").description]
+            width = len(cols)
+            if _has_skipped_lines(path, opts.comment):
+                numbers = _row_numbers(path, opts)
+                import pyarrow as pa
+
+                mapping = pa.table({"i": pa.array(range(len(numbers)), pa.int64()), "n": pa.array(numbers, pa.int64())})
+                con.register("__dpkg_rownumbers", mapping)
+                number_sql = "m.n"
+                source = f"(SELECT s.rowid AS __i, s.* FROM {stage} s) s JOIN __dpkg_rownumbers m ON s.__i = m.i"
+            else:
+                number_sql = "s.rowid + 1"
+                source = f"{stage} s"
+            first_data = (max(opts.header_rows) + 1) if opts.header_rows else 1
+            select = [f"CAST({number_sql} AS BIGINT) AS {ROW}"]
+            for i, name in enumerate(columns):
+                select.append(f"{cols[i]} AS {quote_ident(name)}" if i < width else f"NULL::VARCHAR AS {quote_ident(name)}")
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {', '.join(select)} FROM {source} "
+                        f"WHERE {number_sql} >= {first_data} ORDER BY 1")
+            if number_sql == "m.n":
+                con.unregister("__dpkg_rownumbers")
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {stage}")
+    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return quote_literal(str(value))
+
+
+def _check_utf8(path: Path, rel: str) -> None:
+    """Raise :class:`LoadError` at the first byte that is not UTF-8 (DuckDB's own error has no position)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"{rel} is not valid UTF-8 (byte {offset + exc.start}); "
+                                f"declare its encoding or re-save it as UTF-8") from None
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise LoadError(f"{rel} is not valid UTF-8 (it ends inside a character)") from None
+
+
+def _load_inline(con: Any, data: Any, columns: list[str], target: str) -> int:
+    """Inline ``data`` (a list of row lists with a header row, or of objects) as a VARCHAR table."""
+    import pyarrow as pa
+
+    if not isinstance(data, list):
+        raise UnsupportedResource("inline data must be a list of rows")
+    if data and isinstance(data[0], dict):
+        rows = [[r.get(c) if isinstance(r, dict) else None for c in columns] for r in data]
+        numbers = list(range(2, len(rows) + 2))
+    else:
+        rows = [r if isinstance(r, list) else [] for r in data[1:]]
+        numbers = list(range(2, len(rows) + 2))
+
+    def text(v: Any) -> str | None:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+
+    arrays = {ROW: pa.array(numbers, pa.int64())}
+    for i, name in enumerate(columns):
+        arrays[name] = pa.array([text(r[i]) if i < len(r) else None for r in rows], pa.string())
+    con.register("__dpkg_inline", pa.table(arrays))
+    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM __dpkg_inline")
+    con.unregister("__dpkg_inline")
+    return len(rows)
+
+
+# --- public API ---------------------------------------------------------------------------
+
+def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool = False,
+                  keep_raw: bool = False, on_cast_error: str = "null") -> LoadedTable:
+    """Load one tabular resource into table ``"<name>"`` of ``con``; see :func:`load_package`."""
+    name = resource.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError("every tabular resource needs a name to be loaded into DuckDB")
+    schema = resource_schema(root, resource)
+    fields = [f for f in schema.get("fields", []) if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    columns = [f["name"] for f in fields]
+    if not columns:
+        raise UnsupportedResource(f"resource '{name}' has no Table Schema fields to load")
+    paths = resource_paths(resource)
+    fmt = str(resource.get("format") or "").lower()
+    table = quote_ident(name)
+    raw_table = f"{RAW_SCHEMA}.{quote_ident(name)}"
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    target = table if raw else raw_table
+    if "data" in resource and not paths:
+        rows = _load_inline(con, resource["data"], columns, target)
+        rel = None
+    elif len(paths) == 1 and (fmt in TABULAR_FORMATS | {""}) and not paths[0].lower().endswith((".xlsx", ".xls", ".ods", ".json", ".parquet")):
+        rel = paths[0]
+        check_relative_path(rel, f"resource '{name}' path")
+        rows = _load_csv(con, root, resource, rel, columns, target)
+    else:
+        raise UnsupportedResource(f"resource '{name}': only single-file CSV/TSV and inline data load into DuckDB")
+    if raw:
+        return LoadedTable(name, rel, fields, rows, table, None, schema)
+    select = [ROW] + [f"{typed_expression(schema, f, quote_ident(f['name']))} AS {quote_ident(f['name'])}"
+                      for f in fields]
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_table} ORDER BY {ROW}")
+    loaded = LoadedTable(name, rel, fields, rows, table, raw_table, schema)
+    if on_cast_error == "raise":
+        failures = cast_failures(con, loaded, limit=3)
+        if failures:
+            where = "; ".join(f"row {f.row} field {f.field!r}: {f.value!r} is not a {f.type}" for f in failures)
+            raise DataError(f"{rel or name}: cells that do not match the schema ({where})")
+    if not keep_raw:
+        con.execute(f"DROP TABLE {raw_table}")
+        loaded = LoadedTable(name, rel, fields, rows, table, None, schema)
+    return loaded
+
+
+def load_package(con: Any, root: str | Path, descriptor: Any, *, resources: Iterable[str] | None = None,
+                 raw: bool = False, keep_raw: bool = False, on_cast_error: str = "null") -> dict[str, LoadedTable]:
+    """Load every tabular resource of the package at ``root`` into the DuckDB connection ``con``.
+
+    ``descriptor`` is the parsed descriptor (dict) or a frictionless ``Package``. Each resource
+    becomes table ``"<name>"`` with ``__row`` and one column per schema field: typed from the
+    Table Schema, or all VARCHAR when ``raw``. ``keep_raw`` also keeps the VARCHAR copy as
+    ``raw."<name>"`` (for :func:`cast_failures`). ``on_cast_error``: ``"null"`` (cells that do not
+    parse become NULL) or ``"raise"`` (a one-line :class:`DataError`). ``resources`` limits the
+    load to those names. Raises :class:`LoadError` for a file DuckDB cannot read and
+    :class:`UnsupportedResource` for a tabular resource it cannot load.
+    """
+    if on_cast_error not in ("null", "raise"):
+        raise ValueError("on_cast_error must be 'null' or 'raise'")
+    if not isinstance(descriptor, dict):
+        descriptor = descriptor.to_descriptor()
+    wanted = set(resources) if resources is not None else None
+    loaded: dict[str, LoadedTable] = {}
+    for resource in descriptor.get("resources") or []:
+        if not isinstance(resource, dict) or not is_tabular(resource):
+            continue
+        if wanted is not None and resource.get("name") not in wanted:
+            continue
+        table = load_resource(con, Path(root), resource, raw=raw, keep_raw=keep_raw, on_cast_error=on_cast_error)
+        loaded[table.name] = table
+    return loaded
+
+
+def cast_failures(con: Any, table: LoadedTable, *, limit: int | None = None) -> list[CastFailure]:
+    """Cells of ``table`` whose raw text does not parse as the field's type, ordered by row.
+
+    Needs the raw copy (``keep_raw=True`` or ``raw=True``; in raw mode the VARCHAR table itself).
+    """
+    source = table.raw or table.table
+    parts = []
+    for fld in table.fields:
+        col = quote_ident(fld["name"])
+        if fld.get("type", "string") in ("string", "any"):
+            continue
+        parts.append(f"SELECT {ROW}, {quote_literal(fld['name'])} AS field, {col} AS value, "
+                     f"{quote_literal(fld.get('type', 'string'))} AS type FROM {source} "
+                     f"WHERE {failure_condition(table.schema, fld, col)}")
+    if not parts:
+        return []
+    sql = " UNION ALL ".join(parts) + " ORDER BY 1, 2" + (f" LIMIT {int(limit)}" if limit else "")
+    return [CastFailure(*row) for row in con.execute(sql).fetchall()]

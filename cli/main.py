@@ -22,6 +22,8 @@ from datapkg.errors import DpkgError
 #: Modules under ``cli/`` that each define ``register(app)``; one per command (group).
 COMMAND_MODULES = [
     "cli.validate_cmd",
+    "cli.download_cmd",
+    "cli.verify_cmd",
 ]
 
 DEBIAN_OPTIONS = {

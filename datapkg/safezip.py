@@ -32,20 +32,28 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def member_path(name: str, archive: str) -> PurePosixPath:
-    """The safe relative path of member ``name``, or a UsageError naming it."""
+def relative_path(name: str, what: str) -> PurePosixPath:
+    """The safe relative path ``name`` (no absolute path, no ``..``, no NUL), or a UsageError.
+
+    ``what`` says where the name comes from in the message (``"x.zip: member 'a'"``).
+    """
     if "\x00" in name:
-        raise UsageError(f"{archive}: member {name!r} has a NUL byte in its name; refused")
+        raise UsageError(f"{what} has a NUL byte in its name; refused")
     posix = name.replace("\\", "/")
     path = PurePosixPath(posix)
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        raise UsageError(f"{archive}: member {name!r} has an absolute path; refused")
+        raise UsageError(f"{what} is an absolute path; refused")
     if ".." in path.parts:
-        raise UsageError(f"{archive}: member {name!r} climbs out of the archive ('..'); refused (zip-slip)")
+        raise UsageError(f"{what} climbs out of its folder ('..'); refused")
     parts = [p for p in path.parts if p not in ("", ".")]
     if not parts:
-        raise UsageError(f"{archive}: member {name!r} has an empty path; refused")
+        raise UsageError(f"{what} is an empty path; refused")
     return PurePosixPath(*parts)
+
+
+def member_path(name: str, archive: str) -> PurePosixPath:
+    """The safe relative path of zip member ``name`` of ``archive``, or a UsageError naming it."""
+    return relative_path(name, f"{archive}: member {name!r}")
 
 
 def _file_type(info: zipfile.ZipInfo) -> str | None:

@@ -1,0 +1,453 @@
+"""``download``: fetch a release (zip, or folder with SHA256SUMS) over http(s) or from disk, verify, extract.
+
+Everything is written into a temporary folder beside the target (:func:`datapkg.atomic.replace_dir`)
+and renamed into place only when every check passed, so a failed or interrupted download leaves
+the target as it was. The target ends up as a package folder that ``dpkg validate`` accepts:
+
+    DIR/datapackage.json, DIR/<resource paths>...   the zip's content, extracted safely
+    DIR/release/<name>-<version>.zip                the zip as downloaded
+    DIR/release/SHA256SUMS + artefacts              (folder sources) everything SHA256SUMS lists
+
+HTTP transfers resume with a Range request after a dropped connection (or restart from zero when
+the server ignores Range), retry with exponential backoff and have connect and read timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, unquote, urljoin, urlparse
+from urllib.request import url2pathname
+
+from datapkg import safezip, verify
+from datapkg.atomic import replace_dir
+from datapkg.checks.files import sha256_of
+from datapkg.errors import DataError, UsageError
+from datapkg.package_source import DESCRIPTOR_NAMES, open_package
+from datapkg.report import Finding, Report
+
+if TYPE_CHECKING:  # httpx is imported only when a URL is fetched
+    import httpx
+
+HTTP_SCHEMES = ("http", "https")
+RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Network and safety settings of a download."""
+
+    connect_timeout: float = 10.0   #: seconds to open a connection
+    read_timeout: float = 30.0      #: seconds without a byte before giving up on a response
+    retries: int = 5                #: failed attempts retried per file (an attempt that gets further resets it)
+    backoff: float = 1.0            #: first delay between attempts, doubled each time, at most 30 s
+    max_bytes: int = 4 << 30        #: cap on one downloaded file
+    max_redirects: int = 10
+    limits: safezip.Limits = safezip.DEFAULT_LIMITS
+
+
+class Progress(Protocol):
+    """What the download reports while it runs (the CLI shows a bar on a terminal)."""
+
+    def start(self, name: str, total: int | None, completed: int) -> None: ...
+    def advance(self, size: int) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class NullProgress:
+    """Reports nothing."""
+
+    def start(self, name: str, total: int | None, completed: int) -> None:
+        pass
+
+    def advance(self, size: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class Transfers:
+    """Counts of what the network did (for --json and tests)."""
+
+    requests: int = 0
+    resumed: int = 0
+    restarted: int = 0
+    retries: int = 0
+    bytes_received: int = 0
+
+
+@dataclass
+class Result:
+    """What a successful download produced."""
+
+    dir: Path
+    source: str
+    package: str | None
+    version: str | None
+    zip: str
+    artefacts: list[dict[str, Any]]
+    resources: list[dict[str, Any]]
+    warnings: list[Finding] = field(default_factory=list)
+    transfers: Transfers = field(default_factory=Transfers)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True, "dir": str(self.dir), "source": self.source, "package": self.package,
+            "version": self.version, "zip": f"{verify.RELEASE_DIR}/{self.zip}", "artefacts": self.artefacts,
+            "resources": self.resources, "warnings": [w.to_dict() for w in self.warnings],
+            "transfers": self.transfers.__dict__, "seconds": self.seconds,
+        }
+
+
+class _Retry(Exception):
+    """A failed attempt that may succeed when tried again."""
+
+
+# --------------------------------------------------------------------------- sources
+
+class _Source:
+    """Where artefacts come from: a base (URL or folder) and how to copy one into a file."""
+
+    label: str
+
+    def fetch(self, rel: str, target: Path) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _LocalSource(_Source):
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.label = str(base)
+
+    def fetch(self, rel: str, target: Path) -> None:
+        path = self.base / rel
+        if not path.resolve().is_relative_to(self.base.resolve()):
+            raise UsageError(f"{rel} resolves outside {self.base} (symbolic link); refused")
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(path, target)
+        except OSError as exc:
+            raise UsageError(f"cannot copy {path}: {exc.strerror or exc}") from None
+
+
+class _HttpSource(_Source):
+    def __init__(self, base_url: str, options: Options, progress: Progress, transfers: Transfers) -> None:
+        import httpx
+
+        from datapkg import __version__
+
+        self.base = base_url
+        self.label = base_url
+        self.options, self.progress, self.transfers = options, progress, transfers
+        timeout = httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
+                                write=options.read_timeout, pool=options.connect_timeout)
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False,
+                                   headers={"User-Agent": f"dpkg/{__version__}", "Accept-Encoding": "identity"})
+
+    def url(self, rel: str) -> str:
+        return urljoin(self.base, quote(rel))
+
+    def close(self) -> None:
+        self.client.close()
+
+    @contextlib.contextmanager
+    def _open(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """GET ``url`` as a stream, following redirects to http(s) only."""
+        import httpx
+
+        current = httpx.URL(url)
+        for _ in range(self.options.max_redirects + 1):
+            self.transfers.requests += 1
+            response = self.client.send(self.client.build_request("GET", current, headers=headers), stream=True)
+            if not (response.is_redirect and "location" in response.headers):
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            location = response.headers["location"]
+            response.close()
+            try:
+                current = response.url.join(location)
+            except httpx.InvalidURL as exc:
+                raise UsageError(f"{url}: redirect to an invalid URL {location!r}: {exc}") from None
+            if current.scheme not in HTTP_SCHEMES:
+                raise UsageError(f"{url}: redirect to {location!r} refused: only http and https are followed")
+        raise UsageError(f"{url}: more than {self.options.max_redirects} redirects")
+
+    def fetch(self, rel: str, target: Path) -> None:
+        """Download ``rel`` into ``target``, resuming or restarting after a failure."""
+        import httpx
+
+        url, options = self.url(rel), self.options
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        failures, furthest, validator = 0, 0, None
+        while True:
+            have = target.stat().st_size if target.exists() else 0
+            try:
+                validator = self._attempt(url, rel, target, have, validator)
+                return
+            except (httpx.TransportError, _Retry) as exc:
+                if isinstance(exc, httpx.UnsupportedProtocol):
+                    raise UsageError(f"{url}: {exc}") from None
+                reached = target.stat().st_size if target.exists() else 0
+                if reached > furthest:
+                    furthest, failures = reached, 0  # progress made: the retry budget starts again
+                failures += 1
+                reason = self._describe(exc)
+                if failures > options.retries:
+                    tries = f"{failures} attempts" if failures > 1 else "1 attempt"
+                    raise UsageError(f"{url}: {reason} (gave up after {tries})") from None
+                delay = min(options.backoff * 2 ** (failures - 1), 30.0)
+                self.transfers.retries += 1
+                self.progress.note(f"{rel}: {reason}; retrying in {delay:g} s (at byte {reached})")
+                time.sleep(delay)
+            except OSError as exc:
+                raise UsageError(f"cannot write {target.name}: {exc.strerror or exc}") from None
+
+    def _attempt(self, url: str, rel: str, target: Path, have: int, validator: str | None) -> str | None:
+        """One GET; appends to ``target`` on a matching 206, rewrites it otherwise. Returns the validator."""
+        headers = {}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+            if validator:
+                headers["If-Range"] = validator
+        with self._open(url, headers) as response:
+            status = response.status_code
+            if status == 416 and have:
+                total = _range_total(response.headers.get("content-range", ""))
+                if total == have:
+                    return validator  # the file was already complete
+                target.unlink()
+                raise _Retry("the server refused the resume range")
+            if status in RETRY_STATUSES:
+                raise _Retry(f"HTTP {status} {response.reason_phrase}")
+            if status not in (200, 206):
+                raise UsageError(f"{url}: HTTP {status} {response.reason_phrase}")
+            length = response.headers.get("content-length")
+            length = int(length) if length and length.isdigit() else None
+            if status == 206 and have and _range_start(response.headers.get("content-range", "")) == have:
+                mode, self.transfers.resumed = "ab", self.transfers.resumed + 1
+                self.progress.note(f"{rel}: resuming at byte {have}")
+            else:
+                if status == 206:  # a range we did not ask for: start over without one
+                    target.unlink(missing_ok=True)
+                    raise _Retry("the server answered with an unexpected range")
+                if have:
+                    self.transfers.restarted += 1
+                    self.progress.note(f"{rel}: the server ignored the Range request; restarting from zero")
+                mode, have = "wb", 0
+            etag = response.headers.get("etag")
+            validator = validator or (etag if etag and not etag.startswith("W/") else None) \
+                or response.headers.get("last-modified")
+            total = have + length if length is not None else None
+            if total is not None and total > self.options.max_bytes:
+                raise UsageError(f"{url}: {total} bytes, over the cap of {self.options.max_bytes}")
+            self.progress.start(rel, total, have)
+            with target.open(mode) as sink:
+                for chunk in response.iter_raw():  # unbuffered: a cut-off keeps every byte received
+                    have += len(chunk)
+                    if have > self.options.max_bytes:
+                        raise UsageError(f"{url}: more than {self.options.max_bytes} bytes; refused")
+                    sink.write(chunk)
+                    self.transfers.bytes_received += len(chunk)
+                    self.progress.advance(len(chunk))
+            if total is not None and have < total:
+                raise _Retry(f"connection closed at byte {have} of {total}")
+        return validator
+
+    def _describe(self, exc: Exception) -> str:
+        import httpx
+
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"no connection within {self.options.connect_timeout:g} s (connect timeout)"
+        if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+            return f"the server sent nothing for {self.options.read_timeout:g} s (read timeout; stalled server?)"
+        if isinstance(exc, httpx.ConnectError):
+            return f"cannot connect ({exc})"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return f"connection closed early ({exc})"
+        return str(exc) or type(exc).__name__
+
+
+def _range_start(content_range: str) -> int | None:
+    """First byte of ``bytes a-b/n``."""
+    try:
+        return int(content_range.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _range_total(content_range: str) -> int | None:
+    """Total size of ``bytes */n`` or ``bytes a-b/n``."""
+    try:
+        return int(content_range.rsplit("/", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- plan
+
+@dataclass
+class _Plan:
+    """What SOURCE names: where to fetch from, the SHA256SUMS (folder sources) and the zip."""
+
+    source: _Source
+    zip: str
+    sums: dict[str, str] | None
+    sums_text: str | None
+
+
+def _split_source(source: str) -> tuple[str, str]:
+    """('http', url) or ('local', path); any other scheme is a UsageError."""
+    parsed = urlparse(source)
+    scheme = parsed.scheme.lower()
+    if scheme in HTTP_SCHEMES:
+        if not parsed.netloc:
+            raise UsageError(f"{source}: URL without a host")
+        return "http", source
+    if scheme == "file":
+        return "local", url2pathname(parsed.path)
+    if len(scheme) > 1:
+        raise UsageError(f"{source}: the scheme '{scheme}:' is not supported; give an http(s) URL or a local path")
+    return "local", source
+
+
+def _plan(source: str, options: Options, progress: Progress, transfers: Transfers, staging: Path) -> _Plan:
+    """Resolve SOURCE and, for a release folder, fetch and parse its SHA256SUMS into ``staging``."""
+    kind, where = _split_source(source)
+    if kind == "http":
+        path = urlparse(where).path
+        name = unquote(path.rsplit("/", 1)[-1])
+        folder = path.endswith("/") or name == verify.SUMS
+        base = where if path.endswith("/") else where.rsplit("/", 1)[0] + "/"
+        fetcher: _Source = _HttpSource(base, options, progress, transfers)
+        if not folder:
+            if not name:
+                raise UsageError(f"{source}: cannot tell the zip's name from the URL")
+            safezip.relative_path(name, f"{source}: file name {name!r}")
+            return _Plan(fetcher, name, None, None)
+    else:
+        local = Path(where)
+        if not local.exists():
+            raise UsageError(f"{source}: no such file or folder")
+        if local.is_dir():
+            if not (local / verify.SUMS).is_file():
+                raise UsageError(f"{source}: the folder holds no {verify.SUMS}; give the release folder or the zip")
+            fetcher = _LocalSource(local)
+        elif local.name == verify.SUMS:
+            fetcher = _LocalSource(local.parent)
+        else:
+            return _Plan(_LocalSource(local.parent), local.name, None, None)
+    try:
+        target = staging / verify.SUMS
+        fetcher.fetch(verify.SUMS, target)
+        text = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fetcher.close()
+        raise UsageError(f"{source}: {verify.SUMS} is not UTF-8 text") from None
+    except BaseException:
+        fetcher.close()
+        raise
+    finally:
+        (staging / verify.SUMS).unlink(missing_ok=True)
+    sums = verify.parse_sums(text)
+    return _Plan(fetcher, verify.release_zip(sums), sums, text)
+
+
+def default_dir(zip_name: str) -> Path:
+    """The folder a release is downloaded into when no --to is given: the zip's name without .zip."""
+    stem = zip_name[:-4] if zip_name.lower().endswith(".zip") else zip_name
+    return Path(stem or "release")
+
+
+def _check_target(target: Path) -> None:
+    """Refuse to replace anything but a missing/empty folder or an earlier download."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()):
+        earlier = (target / verify.RELEASE_DIR).is_dir() and any((target / n).is_file() for n in DESCRIPTOR_NAMES)
+        if not earlier:
+            raise UsageError(f"{target} is not empty and holds no earlier download; choose a new or empty folder")
+
+
+# --------------------------------------------------------------------------- download
+
+def download(source: str, to: str | Path | None = None, options: Options | None = None,
+             progress: Progress | None = None) -> Result:
+    """Download, verify and extract the release named by ``source`` into ``to`` (atomically).
+
+    Raises UsageError (exit 2) for bad or hostile input and network failures, DataError (exit 1)
+    when a checksum, size or hash does not match; in both cases ``to`` is left as it was.
+    """
+    started = time.perf_counter()
+    options, progress = options or Options(), progress or NullProgress()
+    transfers = Transfers()
+    probe = Path(to) if to is not None else None
+    if probe is not None:
+        _check_target(probe)
+    staging_parent = (probe.parent if probe is not None else Path.cwd())
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".dpkg-download-", dir=staging_parent) as scratch:
+        plan = _plan(source, options, progress, transfers, Path(scratch))
+    try:
+        target = probe if probe is not None else default_dir(plan.zip)
+        if probe is None:
+            _check_target(target)
+        with replace_dir(target) as tmp:
+            result = _fill(tmp, plan, source, options, transfers)
+        result.dir = target
+    finally:
+        plan.source.close()
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _fill(tmp: Path, plan: _Plan, source: str, options: Options, transfers: Transfers) -> Result:
+    """Fetch every artefact into ``tmp/release``, verify it, extract the zip into ``tmp``."""
+    release = tmp / verify.RELEASE_DIR
+    release.mkdir()
+    artefacts = []
+    names = sorted(plan.sums) if plan.sums is not None else [plan.zip]
+    for rel in names:
+        target = release / rel
+        plan.source.fetch(rel, target)
+        digest = sha256_of(target)
+        if plan.sums is not None and digest != plan.sums[rel]:
+            finding = verify.checksum_finding(rel, digest, plan.sums[rel])
+            raise DataError(f"{finding.file}: {finding.message}")
+        artefacts.append({"path": f"{verify.RELEASE_DIR}/{rel}", "bytes": target.stat().st_size, "sha256": digest})
+    if plan.sums_text is not None:
+        (release / verify.SUMS).write_text(plan.sums_text, encoding="utf-8")
+    zip_path = release / plan.zip
+    safezip.extract(zip_path, tmp, options.limits)
+    if not any((tmp / name).is_file() for name in DESCRIPTOR_NAMES):
+        raise UsageError(f"{plan.zip} holds no datapackage.json at its root")
+    with open_package(tmp, allow_remote=True) as package:
+        report = Report(verify.package_findings(package))
+        descriptor = package.descriptor
+    report.sort()
+    if not report.valid:
+        raise DataError(verify.first_error(report))
+    resources = []
+    for resource in descriptor.get("resources") or []:
+        if isinstance(resource, dict):
+            resources.append({key: resource.get(key) for key in ("name", "path", "bytes", "hash")})
+    return Result(dir=tmp, source=source, package=descriptor.get("name"), version=descriptor.get("version"),
+                  zip=plan.zip, artefacts=artefacts, resources=resources, warnings=report.findings,
+                  transfers=transfers)

@@ -1,0 +1,270 @@
+"""Curation rules: each rule fed one broken row of a copy of the real package, asserting the exact finding."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from datapkg.checks.curation import normalise_whitespace, run_curation_checks
+from datapkg.validate import validate_package
+from tests.packages import table, write_package
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_PARTS = ("datapackage.json", "resources", "schemas", "seeds")
+
+
+@pytest.fixture
+def pkg(tmp_path: Path) -> Path:
+    """A copy of this repository's data package."""
+    for part in PACKAGE_PARTS:
+        source, target = ROOT / part, tmp_path / part
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    return tmp_path
+
+
+def read(root: Path, name: str) -> list[dict[str, str]]:
+    with (root / "resources" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write(root: Path, name: str, rows: list[dict[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (root / "resources" / f"{name}.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def row_of(root: Path, name: str, key: str, value: str) -> int:
+    """Frictionless row number (header = 1) of the row whose ``key`` is ``value``."""
+    return next(i for i, row in enumerate(read(root, name), start=2) if row[key] == value)
+
+
+def edit(root: Path, name: str, key: str, value: str, **cells: str) -> int:
+    """Set ``cells`` in the row of ``name`` whose ``key`` is ``value``; return its row number."""
+    rows = read(root, name)
+    index = next(i for i, row in enumerate(rows) if row[key] == value)
+    rows[index].update(cells)
+    write(root, name, rows)
+    return index + 2
+
+
+def findings(root: Path) -> list[tuple]:
+    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    return sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(root, descriptor))
+
+
+def test_real_package_has_no_curation_findings() -> None:
+    descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
+    assert run_curation_checks(ROOT, descriptor) == []
+
+
+def test_real_package_passes_frictionless_checks() -> None:
+    report = validate_package(ROOT, gx=False)
+    assert report.errors == [], report.errors
+
+
+def test_every_curated_row_has_a_quote_from_its_article() -> None:
+    """The real package: counted without the rule engine, so the engine has something to agree with."""
+    articles = {r["article_id"]: normalise_whitespace((ROOT / r["path"]).read_text(encoding="utf-8")) for r in read(ROOT, "articles")}
+    cited = {(c["resource"], c["record_id"]) for c in read(ROOT, "citations")}
+    for c in read(ROOT, "citations"):
+        assert normalise_whitespace(c["quote"]) in articles[c["article_id"]], c["citation_id"]
+    for name, key in [("meetings", "meeting_id"), ("meeting_participants", "participation_id"), ("officials", "official_id"),
+                      ("positions", "position_id"), ("figures", "figure_id"), ("sanctions", "sanction_id")]:
+        rows = read(ROOT, name)
+        assert rows, name
+        assert all((name, r[key]) in cited for r in rows), name
+
+
+# ------------------------------------------------------------------ quotes
+
+def test_quote_not_found(pkg: Path) -> None:
+    rows = read(pkg, "citations")
+    rows[0]["quote"] = rows[0]["quote"].replace("Korut", "Korea Utara", 1)
+    write(pkg, "citations", rows)
+    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 2, "quote")]
+
+
+def test_quote_whitespace_runs_are_the_only_normalisation(pkg: Path) -> None:
+    rows = read(pkg, "citations")
+    rows[0]["quote"] = "  " + rows[0]["quote"].replace(" ", " \n\t\u00a0 ") + " "
+    write(pkg, "citations", rows)
+    assert findings(pkg) == []
+    rows[0]["quote"] = rows[0]["quote"].lower()
+    write(pkg, "citations", rows)
+    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 2, "quote")]
+
+
+def test_quote_from_another_article_is_not_found(pkg: Path) -> None:
+    rows = read(pkg, "citations")
+    other = next(r["article_id"] for r in read(pkg, "articles") if r["article_id"] != rows[3]["article_id"])
+    rows[3]["article_id"] = other
+    write(pkg, "citations", rows)
+    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 5, "quote")]
+
+
+def test_figure_as_written_must_be_in_a_quote(pkg: Path) -> None:
+    row = edit(pkg, "figures", "figure_id", "fig-trade-2017q1", as_written="USD 31,4 juta")
+    assert findings(pkg) == [("not-in-quote", "resources/figures.csv", row, "as_written")]
+
+
+def test_each_name_spelling_must_be_in_a_quote(pkg: Path) -> None:
+    row = edit(pkg, "officials", "official_id", "off-kim-jong-un", name_as_written="Kim Jong-un | Kim Jong Eun")
+    assert findings(pkg) == [("not-in-quote", "resources/officials.csv", row, "name_as_written")]
+
+
+# ------------------------------------------------------------------ citations and references
+
+def test_citation_missing(pkg: Path) -> None:
+    rows = read(pkg, "figures")
+    rows.append({**rows[0], "figure_id": "fig-uncited"})
+    write(pkg, "figures", rows)
+    assert findings(pkg) == [("citation-missing", "resources/figures.csv", len(rows) + 1, "figure_id")]
+
+
+def test_unresolved_record_id(pkg: Path) -> None:
+    rows = read(pkg, "citations")
+    assert sum(1 for r in rows if r["record_id"] == rows[0]["record_id"]) > 1  # its row stays cited
+    rows[0]["record_id"] = "off-nobody"
+    write(pkg, "citations", rows)
+    assert findings(pkg) == [("unresolved-reference", "resources/citations.csv", 2, "record_id")]
+
+
+def test_official_and_article_ids_resolve_through_foreign_keys(pkg: Path) -> None:
+    """Declared as foreign keys in the Table Schemas: frictionless reports them (not re-implemented)."""
+    participant = edit(pkg, "meeting_participants", "participation_id", "ptc-001", official_id="off-nobody")
+    citation = edit(pkg, "citations", "citation_id", "cit-0002", article_id="art-999")
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    assert ("foreign-key", "resources/meeting_participants.csv", participant, "official_id") in keys
+    assert ("foreign-key", "resources/citations.csv", citation, "article_id") in keys
+
+
+def test_qid_shape_is_a_schema_pattern(pkg: Path) -> None:
+    row = edit(pkg, "officials", "official_id", "off-vladimir-putin", wikidata="Q07747")
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    assert keys == {("constraint-error", "resources/officials.csv", row, "wikidata")}
+
+
+# ------------------------------------------------------------------ codes
+
+def test_unknown_country_code(pkg: Path) -> None:
+    row = edit(pkg, "officials", "official_id", "off-kurt-campbell", country="XX")
+    assert findings(pkg) == [("unknown-country-code", "resources/officials.csv", row, "country")]
+
+
+def test_former_country_code_is_accepted(pkg: Path) -> None:
+    assert read(pkg, "officials")[row_of(pkg, "officials", "official_id", "off-joseph-stalin") - 2]["country"] == "SU"
+    assert findings(pkg) == []
+
+
+def test_unknown_currency_code_only_for_money(pkg: Path) -> None:
+    row = edit(pkg, "figures", "figure_id", "fig-trade-2017q1", unit="XYZ")
+    assert findings(pkg) == [("unknown-currency-code", "resources/figures.csv", row, "unit")]
+
+
+def test_unknown_language_code(pkg: Path) -> None:
+    row = edit(pkg, "articles", "article_id", "art-002", language="xx")
+    assert findings(pkg) == [("unknown-language-code", "resources/articles.csv", row, "language")]
+
+
+# ------------------------------------------------------------------ dates
+
+@pytest.mark.parametrize("date, precision", [("2019-02-30", "day"), ("2019-02-27", "month"), ("2019-13", "month"),
+                                             ("2019", "day"), ("2019-02-27", "")])
+def test_date_precision_mismatch(pkg: Path, date: str, precision: str) -> None:
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", start_date=date, end_date="", date_precision=precision)
+    assert findings(pkg) == [("date-precision-mismatch", "resources/meetings.csv", row, "start_date")]
+
+
+def test_start_after_end(pkg: Path) -> None:
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", end_date="2019-02-26")
+    assert findings(pkg) == [("start-after-end", "resources/meetings.csv", row, "start_date")]
+
+
+def test_period_start_after_end(pkg: Path) -> None:
+    row = edit(pkg, "figures", "figure_id", "fig-trade-2017q1", period_end="2016-12")
+    assert findings(pkg) == [("start-after-end", "resources/figures.csv", row, "period_start")]
+
+
+# ------------------------------------------------------------------ inferences
+
+def test_inferred_without_reason(pkg: Path) -> None:
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", inferred_reason="")
+    assert findings(pkg) == [("inferred-without-reason", "resources/meetings.csv", row, "inferred_reason")]
+
+
+def test_inferred_date_status_without_reason(pkg: Path) -> None:
+    row = edit(pkg, "articles", "article_id", "art-004", inferred_fields="", inferred_reason="")
+    assert ("inferred-without-reason", "resources/articles.csv", row, "inferred_reason") in findings(pkg)
+
+
+def test_inferred_status_must_be_flagged(pkg: Path) -> None:
+    row = edit(pkg, "articles", "article_id", "art-004", inferred_fields="")
+    assert findings(pkg) == [("inferred-not-flagged", "resources/articles.csv", row, "published_status")]
+
+
+def test_unknown_inferred_field(pkg: Path) -> None:
+    row = edit(pkg, "figures", "figure_id", "fig-fuel-ships-2017", inferred_fields="period_start,period")
+    assert findings(pkg) == [("unknown-inferred-field", "resources/figures.csv", row, "inferred_fields")]
+
+
+# ------------------------------------------------------------------ any package, any number of articles
+
+def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
+    text = "Contoh artikel keenam.\nPresiden Vladimir Putin bertemu   Kim Jong Un lagi.\n"
+    (pkg / "seeds" / "005_example.txt").write_text(text, encoding="utf-8")
+    articles = read(pkg, "articles")
+    articles.append({**articles[-1], "article_id": "art-005", "path": "seeds/005_example.txt",
+                     "sha256": hashlib.sha256(text.encode()).hexdigest(), "published": "2026-11-23",
+                     "published_precision": "day", "published_status": "printed", "inferred_fields": "", "inferred_reason": ""})
+    write(pkg, "articles", articles)
+    citations = read(pkg, "citations")
+    citations.append({"citation_id": "cit-9999", "resource": "officials", "record_id": "off-vladimir-putin",
+                      "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un", "quote_en": "Vladimir Putin meets Kim Jong Un"})
+    write(pkg, "citations", citations)
+    assert findings(pkg) == []
+    assert validate_package(pkg, gx=False).errors == []
+    citations[-1]["quote"] = "Vladimir Putin bertemu Kim Jong-un"
+    write(pkg, "citations", citations)
+    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", len(citations) + 1, "quote")]
+
+
+def test_harmless_on_a_package_without_curation_declarations(tmp_path: Path) -> None:
+    write_package(tmp_path, [table("t", "data/t.csv", [{"name": "id", "type": "integer"}, {"name": "country", "type": "string"}])],
+                  {"data/t.csv": "id,country\n1,XX\n"})
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    assert run_curation_checks(tmp_path, descriptor) == []
+
+
+def test_rules_follow_declarations_in_any_package(tmp_path: Path) -> None:
+    fields = [{"name": "id", "type": "string"},
+              {"name": "country", "type": "string", "codeList": "ISO 3166-1 alpha-2"},
+              {"name": "when", "type": "string", "precisionField": "precision"},
+              {"name": "precision", "type": "string"}]
+    write_package(tmp_path, [table("t", "data/t.csv", fields)],
+                  {"data/t.csv": "id,country,when,precision\na,RU,2024-06-19,day\nb,ZZ,2024-06,day\n"})
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    assert findings_of(tmp_path, descriptor) == [("date-precision-mismatch", "data/t.csv", 3, "when"),
+                                                 ("unknown-country-code", "data/t.csv", 3, "country")]
+
+
+def findings_of(root: Path, descriptor: dict) -> list[tuple]:
+    return sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(root, descriptor))
+
+
+def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
+    edit(pkg, "officials", "official_id", "off-kurt-campbell", country="XX")
+    descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
+    (finding,) = run_curation_checks(pkg, descriptor)
+    assert (finding.resource, finding.value, finding.severity) == ("officials", "XX", "error")
+    assert "ISO 3166-1 alpha-2" in finding.message and "XX" in finding.message

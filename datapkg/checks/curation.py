@@ -1,7 +1,8 @@
 """Curation rules: every curated fact is cited, every quote is verbatim, every code and date is sound.
 
-The rules are SQL queries over DuckDB (one table per resource, all cells as text, plus ``_row``:
-the frictionless row number, header = 1). :func:`plan_curation_queries` loads what the rules
+The rules are SQL queries over DuckDB: each resource is loaded by THE loader
+(:mod:`datapkg.loader`, typed from its Table Schema, plus ``__row``: the frictionless row
+number, header = 1). :func:`plan_curation_queries` loads what the rules
 need and returns the queries; :func:`run_curation_checks` runs them and turns every result row
 into a :class:`~datapkg.report.Finding`. Another engine (GX) can run the same queries: each
 returns the columns ``_row``, ``value`` and ``message``.
@@ -32,18 +33,16 @@ inside the package are declared in the Table Schemas and checked by frictionless
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapkg.errors import UsageError
+from datapkg.errors import DpkgError, UsageError
+from datapkg.loader import ROW, is_tabular, load_resource, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
 
-ROW = "_row"
 WHITESPACE_RE2 = r"[\t\n\v\f\r \x{00A0}]+"
 WHITESPACE_PY = re.compile(r"[\t\n\v\f\r \u00a0]+")
 PRECISION_PATTERNS = {"day": r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "month": r"[0-9]{4}-[0-9]{2}", "year": r"[0-9]{4}"}
@@ -112,83 +111,37 @@ class RuleQuery:
 
 # ---------------------------------------------------------------- package discovery and loading
 
-def _read_schema(root: Path, schema: Any) -> dict[str, Any] | None:
-    if isinstance(schema, dict):
-        return schema
-    if not isinstance(schema, str) or is_remote(schema):
-        return None
-    try:
-        check_relative_path(schema, "schema")
-        text = (root / schema).read_text(encoding="utf-8-sig")
-        if schema.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            loaded = yaml.safe_load(text)
-        else:
-            loaded = json.loads(text)
-    except (UsageError, OSError, UnicodeDecodeError, ValueError, ImportError):
-        return None  # frictionless reports an unreadable schema
-    except Exception:  # yaml.YAMLError and friends: also frictionless' to report
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
 def discover_tables(root: Path, descriptor: dict[str, Any]) -> dict[str, Table]:
-    """Local CSV resources with a readable Table Schema, by resource name."""
+    """Local single-file tabular resources with a readable Table Schema, by resource name."""
     tables: dict[str, Table] = {}
     resources = descriptor.get("resources")
     for resource in resources if isinstance(resources, list) else []:
-        if not isinstance(resource, dict) or not isinstance(resource.get("name"), str):
+        if not isinstance(resource, dict) or not isinstance(resource.get("name"), str) or not is_tabular(resource):
             continue
         paths = resource_paths(resource)
         if len(paths) != 1 or is_remote(paths[0]):
             continue
-        fmt = str(resource.get("format") or Path(paths[0]).suffix.lstrip(".")).lower()
-        schema = _read_schema(root, resource.get("schema"))
-        if fmt != "csv" or schema is None:
-            continue
-        fields = [f for f in schema.get("fields") or [] if isinstance(f, dict) and isinstance(f.get("name"), str)]
         try:
             check_relative_path(paths[0], "path")
-        except UsageError:
-            continue
+            schema = resource_schema(root, resource)
+        except DpkgError:
+            continue  # frictionless reports an unsafe path or an unreadable schema
+        fields = [f for f in schema.get("fields") or [] if isinstance(f, dict) and isinstance(f.get("name"), str)]
         tables[resource["name"]] = Table(resource["name"], paths[0], schema, fields)
     return tables
 
 
-def _read_rows(root: Path, table: Table, encoding: str) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
-    """Header and (frictionless row number, cells) of a CSV file; None when unreadable."""
-    try:
-        with (root / table.file).open(newline="", encoding=encoding) as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, LookupError, csv.Error):
-        return None
-    if not rows:
-        return None
-    return rows[0], [(number, cells) for number, cells in enumerate(rows[1:], start=2) if cells]
-
-
-def load_table(con: Any, root: Path, table: Table, encoding: str = "utf-8-sig") -> bool:
-    """Load ``table`` into DuckDB as text columns (schema field names) plus ``_row``."""
-    read = _read_rows(root, table, encoding)
-    if read is None:
-        return False
-    header, rows = read
-    missing = set(table.schema.get("missingValues", [""]))
-    position = {name: header.index(name) for name in table.field_names if name in header}
-    columns = {ROW: [number for number, _ in rows]}
-    for name in table.field_names:
-        index = position.get(name)
-        columns[name] = [None if index is None or index >= len(cells) or cells[index] in missing else cells[index]
-                         for _, cells in rows]
-    import pyarrow as pa
-
-    arrow = pa.table({name: pa.array(values, type=pa.int64() if name == ROW else pa.string())
-                      for name, values in columns.items()})
-    con.register("_arrow_load", arrow)
-    con.execute(f"CREATE OR REPLACE TABLE {_q(table.name)} AS SELECT * FROM _arrow_load")
-    con.unregister("_arrow_load")
-    return True
+def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str]) -> set[str]:
+    """Load ``names`` with THE loader (typed, ``__row``); return those that loaded."""
+    loaded = set()
+    for resource in descriptor.get("resources") or []:
+        if isinstance(resource, dict) and resource.get("name") in names:
+            try:
+                load_resource(con, root, resource)
+            except DpkgError:
+                continue  # an unreadable file: frictionless and the file checks report it
+            loaded.add(resource["name"])
+    return loaded
 
 
 def _code_table(con: Any) -> None:
@@ -276,8 +229,8 @@ def _inference_rules(table: Table) -> list[RuleQuery]:
             "') but inferred_reason is empty; say why and from what they were inferred' AS message "
             + _where(table, f"({flagged}) AND t.inferred_reason IS NULL"))),
         RuleQuery("unknown-inferred-field", table, "inferred_fields", (
-            f"SELECT _row, value, 'inferred_fields names ''' || value || ''''"
-            f"{_lit(f', which is not a field of {table.name}')} AS message FROM ("
+            f"SELECT _row, value, 'inferred_fields names ''' || value || ''' ' || "
+            f"{_lit(f'which is not a field of {table.name}')} AS message FROM ("
             f"SELECT t.{ROW} AS _row, trim(unnest(string_split(t.inferred_fields, ','))) AS value "
             + _where(table, "t.inferred_fields IS NOT NULL") + f") WHERE NOT list_contains({field_list}, value)")),
     ]
@@ -341,7 +294,7 @@ def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[
     if model.articles is not None and model.articles.name in loaded:
         quote = sql_normalise("t.quote")
         rules.append(RuleQuery("quote-not-found", cit, "quote", (
-            "SELECT t._row, t.quote AS value, 'this quote is not in the text of article ' || t.article_id || "
+            f"SELECT t.{ROW} AS _row, t.quote AS value, 'this quote is not in the text of article ' || t.article_id || "
             "' (only runs of whitespace may differ); copy it verbatim from the article' AS message "
             f"FROM {_q(cit.name)} t JOIN _article_texts a ON a.article_key = t.article_id "
             f"WHERE t.quote IS NOT NULL AND NOT contains(a.text, {quote})")))
@@ -349,13 +302,13 @@ def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[
         target = tables.get(name)
         if target is None or target.key is None or name not in loaded:
             rules.append(RuleQuery("unresolved-reference", cit, "resource", (
-                f"SELECT t._row, t.resource AS value, 'resource ' || t.resource || "
+                f"SELECT t.{ROW} AS _row, t.resource AS value, 'resource ' || t.resource || "
                 f"' is not a table of this package with a one-field primary key' AS message "
                 + _where(cit, f"t.resource = {_lit(name)}"))))
             continue
         key = _q(target.key)
         rules.append(RuleQuery("unresolved-reference", cit, "record_id", (
-            f"SELECT t._row, t.record_id AS value, 'record ' || t.record_id || {_lit(f' is not a {target.key} of {name}')} AS message "
+            f"SELECT t.{ROW} AS _row, t.record_id AS value, 'record ' || t.record_id || {_lit(f' is not a {target.key} of {name}')} AS message "
             + _where(cit, f"t.resource = {_lit(name)} AND t.record_id IS NOT NULL AND NOT EXISTS "
                           f"(SELECT 1 FROM {_q(name)} r WHERE r.{key} = t.record_id)"))))
         rules.append(RuleQuery("citation-missing", target, target.key, (
@@ -389,9 +342,7 @@ def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, An
         needed |= {model.citations.name} | {n for n in model.curated if n in tables}
         if model.articles is not None:
             needed.add(model.articles.name)
-    encodings = {r.get("name"): r.get("encoding") for r in descriptor.get("resources") or [] if isinstance(r, dict)}
-    loaded = {name for name in sorted(needed)
-              if load_table(con, package_root, tables[name], encodings.get(name) or "utf-8-sig")}
+    loaded = _load(con, package_root, descriptor, needed)
     queries = [q for name, rules in per_table.items() if name in loaded for q in rules]
     if any(q.check.startswith("unknown-") and q.check.endswith("-code") for q in queries):
         _code_table(con)

@@ -40,22 +40,6 @@ class _BarProgress:
         self.bar.stop()
 
 
-class _NoteProgress:
-    """No bar; notes (retries, resumes) go to stderr as plain lines."""
-
-    def start(self, name: str, total: int | None, completed: int) -> None:
-        pass
-
-    def advance(self, size: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        typer.echo(f"dpkg: {message}", err=True)
-
-    def stop(self) -> None:
-        pass
-
-
 def download(
     source: str = typer.Argument(..., help="http(s) URL or local path of a release zip, or of a release folder "
                                            "holding SHA256SUMS (URL ending in '/' or in SHA256SUMS)."),
@@ -79,12 +63,8 @@ def download(
     from datapkg.errors import DpkgError
 
     options = Options(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries, backoff=backoff)
-    if quiet or as_json:
-        progress: Any = None
-    elif sys.stderr.isatty():
-        progress = _BarProgress()
-    else:
-        progress = _NoteProgress()
+    # A bar (and notes on retries and resumes) on a terminal only; scripts get one line or JSON.
+    progress: Any = _BarProgress() if sys.stderr.isatty() and not (quiet or as_json) else None
     try:
         result = run(source, to, options, progress)
     except DpkgError as exc:

@@ -1,0 +1,332 @@
+"""dpkg download against real HTTP servers on 127.0.0.1: good releases, cut-offs, corruption, hostile zips."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.release_server import Behaviour, ReleaseServer
+from tests.releases import hostile_zip, package_files, release_files, sha256, write_release, zip_bytes
+
+runner = CliRunner()
+ZIP = "demo-package-1.0.0.zip"
+FAST = ["--connect-timeout", "1", "--read-timeout", "0.3", "--retries", "2", "--backoff", "0"]
+
+
+def download(source: str, to: Path, *extra: str):
+    return runner.invoke(app, ["download", source, "--to", str(to), *FAST, *extra])
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (and so every leftover temporary folder beside DIR)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else b"<dir>"
+            for p in sorted(folder.rglob("*"))}
+
+
+def one_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture
+def earlier(tmp_path: Path) -> Path:
+    """A DIR holding an earlier successful download (it must survive every failure unchanged)."""
+    out = tmp_path / "work" / "pkg"
+    result = runner.invoke(app, ["download", str(write_release(tmp_path / "old")), "--to", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (out / "marker.txt").write_text("from the earlier download")
+    return out
+
+
+def assert_unchanged(out: Path, before: dict[str, bytes]) -> None:
+    assert snapshot(out.parent) == before
+
+
+def test_release_folder_over_http_is_verified_extracted_and_validates(tmp_path: Path) -> None:
+    files = release_files()
+    out = tmp_path / "pkg"
+    with ReleaseServer(Behaviour(files)) as server:
+        result = download(server.url(), out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"downloaded demo-package 1.0.0 into {out}: 2 resource(s)")
+    assert sorted(path for path, _, _ in server.log) == sorted(files)
+    assert (out / "resources/items.csv").read_bytes() == package_files()["resources/items.csv"]
+    assert (out / "schemas/items.json").is_file()
+    for rel, content in files.items():
+        assert (out / "release" / rel).read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["pkg"]  # no temporary folder left beside DIR
+    validated = runner.invoke(app, ["validate", str(out), "--no-gx", "--format", "json"])
+    assert validated.exit_code == 0, validated.output
+    assert json.loads(validated.stdout)["valid"] is True
+    assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+
+
+def test_sha256sums_url_and_zip_url(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour(release_files())) as server:
+        by_sums = download(server.url("SHA256SUMS"), tmp_path / "a")
+        by_zip = download(server.url(ZIP), tmp_path / "b")
+    assert by_sums.exit_code == 0 and by_zip.exit_code == 0, by_sums.output + by_zip.output
+    assert (tmp_path / "a/release/dictionary.html").is_file()
+    assert sorted(p.name for p in (tmp_path / "b/release").iterdir()) == [ZIP]
+    assert (tmp_path / "b/datapackage.json").is_file()
+
+
+@pytest.mark.parametrize("form", ["folder", "sums", "zip", "file-url"])
+def test_local_sources(tmp_path: Path, form: str) -> None:
+    release = write_release(tmp_path / "dist")
+    source = {"folder": release, "sums": release / "SHA256SUMS", "zip": release / ZIP,
+              "file-url": (release / ZIP).as_uri()}[form]
+    result = download(str(source), tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out/resources/places.csv").is_file()
+
+
+def test_default_dir_is_the_zip_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = write_release(tmp_path / "dist")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["download", str(release), "--quiet"])
+    assert result.exit_code == 0 and result.stdout == "", result.output
+    assert (tmp_path / "demo-package-1.0.0" / "datapackage.json").is_file()
+
+
+@pytest.mark.parametrize("form", ["md5", "plain"])
+def test_md5_and_plain_hex_hashes_accepted_and_checked(tmp_path: Path, form: str) -> None:
+    good = zip_bytes(package_files(hash_form=form))
+    bad = zip_bytes(package_files(corrupt="resources/places.csv", hash_form=form))
+    with ReleaseServer(Behaviour({"good.zip": good, "bad.zip": bad})) as server:
+        ok = download(server.url("good.zip"), tmp_path / "ok")
+        broken = download(server.url("bad.zip"), tmp_path / "broken")
+    assert ok.exit_code == 0, ok.output
+    assert broken.exit_code == 1
+    assert one_line(broken).startswith("dpkg: error: resources/places.csv: the file's hash is ")
+    assert not (tmp_path / "broken").exists()
+
+
+def test_dropped_connection_resumes_with_range(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files, drop={ZIP: 1, "dictionary.html": 1})) as server:
+        result = download(server.url(), tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["transfers"]["resumed"] == 2 and report["transfers"]["restarted"] == 0
+    zip_requests = [(rng, status) for path, rng, status in server.log if path == ZIP]
+    half = len(files[ZIP]) // 2
+    assert zip_requests == [(None, 200), (f"bytes={half}-", 206)]
+    assert (tmp_path / "out/release" / ZIP).read_bytes() == files[ZIP]
+
+
+def test_server_ignoring_range_restarts_cleanly(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files, ranges=False, drop={ZIP: 1})) as server:
+        result = download(server.url(), tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["transfers"]["restarted"] == 1
+    half = len(files[ZIP]) // 2
+    assert [(r, s) for p, r, s in server.log if p == ZIP] == [(None, 200), (f"bytes={half}-", 200)]
+    assert (tmp_path / "out/release" / ZIP).read_bytes() == files[ZIP]  # not the half appended twice
+
+
+def test_connection_dropped_every_time_gives_up(tmp_path: Path, earlier: Path) -> None:
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(release_files(), ranges=False, drop={ZIP: 99})) as server:
+        result = download(server.url(), earlier)
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert line.startswith(f"dpkg: error: {server.url(ZIP)}: connection closed early")
+    assert line.endswith("(gave up after 3 attempts)")
+    assert_unchanged(earlier, before)
+
+
+def test_corrupted_byte_in_transit_fails_and_leaves_dir(tmp_path: Path, earlier: Path) -> None:
+    files = release_files()
+    expected = sha256(files["dictionary.md"])
+    files["dictionary.md"] = b"# Demo!\n"  # one byte changed after SHA256SUMS was written
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(files)) as server:
+        result = download(server.url(), earlier)
+    assert result.exit_code == 1
+    assert one_line(result) == (f"dpkg: error: dictionary.md: sha256 is {sha256(files['dictionary.md'])} but SHA256SUMS "
+                                f"records {expected}; the file is corrupt or was changed")
+    assert_unchanged(earlier, before)
+
+
+def test_corrupted_resource_inside_zip_fails_on_its_hash(tmp_path: Path) -> None:
+    files = release_files(zip_bytes(package_files(corrupt="resources/items.csv")))  # SHA256SUMS agrees with the zip
+    out = tmp_path / "out"
+    with ReleaseServer(Behaviour(files)) as server:
+        result = download(server.url(), out)
+    assert result.exit_code == 1
+    good, bad = package_files()["resources/items.csv"], package_files(corrupt="resources/items.csv")["resources/items.csv"]
+    assert one_line(result) == (f"dpkg: error: resources/items.csv: the file's hash is {sha256(bad)} but the descriptor "
+                                f"records {sha256(good)}; update the descriptor or restore the file")
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
+
+
+HOSTILE = {
+    "slip": "member '../../evil.txt' climbs out of its folder ('..'); refused",
+    "absolute": "member '/tmp/evil.txt' is an absolute path; refused",
+    "symlink": "member 'resources/link.csv' is a symbolic link; refused",
+    "device": "member 'resources/null.csv' is a device file; refused",
+    "duplicate": "duplicate member name 'resources/items.csv' (also 'resources/items.csv'); refused",
+    "bomb": "member 'resources/zeros.bin' expands ",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_zip_refused_by_name(tmp_path: Path, earlier: Path, kind: str) -> None:
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(release_files(hostile_zip(kind)))) as server:
+        result = download(server.url(), earlier)
+    assert result.exit_code == 2
+    assert one_line(result).startswith(f"dpkg: error: {ZIP}: {HOSTILE[kind]}")
+    assert_unchanged(earlier, before)
+    assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
+
+
+def test_zip_bomb_message_gives_ratio(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour({"bomb.zip": hostile_zip("bomb")})) as server:
+        result = download(server.url("bomb.zip"), tmp_path / "out")
+    assert result.exit_code == 2
+    assert "-> 8388608 bytes), over the cap of 100; refused (zip bomb?)" in one_line(result)
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/demo.zip"])
+def test_redirect_to_other_scheme_refused(tmp_path: Path, earlier: Path, location: str) -> None:
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(release_files(), redirects={ZIP: location})) as server:
+        result = download(server.url(), earlier)
+    assert result.exit_code == 2
+    assert one_line(result) == (f"dpkg: error: {server.url(ZIP)}: redirect to '{location}' refused: "
+                                "only http and https are followed")
+    assert_unchanged(earlier, before)
+
+
+def test_redirect_to_http_followed(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour({**files, "latest.zip": b""}, redirects={"latest.zip": f"/{ZIP}"})) as server:
+        result = download(server.url("latest.zip"), tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert [(p, s) for p, _, s in server.log] == [("latest.zip", 302), (ZIP, 200)]
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_stalled_server_times_out(tmp_path: Path, earlier: Path, where: str) -> None:
+    before = snapshot(earlier.parent)
+    stall = {"headers": {"stall": {ZIP}}, "body": {"stall_body": {ZIP}}}[where]
+    with ReleaseServer(Behaviour(release_files(), **stall)) as server:
+        started = time.perf_counter()
+        result = download(server.url(), earlier, "--retries", "1")
+        elapsed = time.perf_counter() - started
+    assert result.exit_code == 2
+    assert one_line(result) == (f"dpkg: error: {server.url(ZIP)}: the server sent nothing for 0.3 s "
+                                "(read timeout; stalled server?) (gave up after 2 attempts)")
+    assert elapsed < 3
+    assert_unchanged(earlier, before)
+
+
+def test_connection_refused(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour({})) as server:
+        url = server.url(ZIP)
+    result = download(url, tmp_path / "out", "--retries", "0")
+    assert result.exit_code == 2
+    assert one_line(result).startswith(f"dpkg: error: {url}: cannot connect (")
+    assert not (tmp_path / "out").exists()
+
+
+def test_http_404_is_not_retried(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour({})) as server:
+        result = download(server.url(ZIP), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == f"dpkg: error: {server.url(ZIP)}: HTTP 404 Not Found"
+    assert len(server.log) == 1
+
+
+@pytest.mark.parametrize("source", ["ftp://127.0.0.1/demo.zip", "s3://bucket/demo.zip", "gopher://x/y"])
+def test_other_schemes_refused(tmp_path: Path, source: str) -> None:
+    result = download(source, tmp_path / "out")
+    assert result.exit_code == 2
+    scheme = source.split(":")[0]
+    assert one_line(result) == (f"dpkg: error: {source}: the scheme '{scheme}:' is not supported; "
+                                "give an http(s) URL or a local path")
+
+
+def test_non_empty_unrelated_dir_is_not_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "home"
+    out.mkdir()
+    (out / "thesis.txt").write_text("precious")
+    release = write_release(tmp_path / "dist")
+    before = snapshot(tmp_path)
+    result = download(str(release), out)
+    assert result.exit_code == 2
+    assert one_line(result) == f"dpkg: error: {out} is not empty and holds no earlier download; choose a new or empty folder"
+    assert snapshot(tmp_path) == before
+
+
+def test_earlier_download_is_replaced(tmp_path: Path, earlier: Path) -> None:
+    result = download(str(write_release(tmp_path / "new")), earlier)
+    assert result.exit_code == 0, result.output
+    assert not (earlier / "marker.txt").exists()
+    assert sorted(p.name for p in earlier.parent.iterdir()) == ["pkg"]
+
+
+def test_malformed_sha256sums(tmp_path: Path) -> None:
+    files = release_files()
+    files["SHA256SUMS"] += b"not a checksum line\n"
+    with ReleaseServer(Behaviour(files)) as server:
+        result = download(server.url(), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == "dpkg: error: SHA256SUMS line 7 is not '<64 hex digits>  <path>': 'not a checksum line'"
+    assert not (tmp_path / "out").exists()
+
+
+def test_sha256sums_climbing_out_refused(tmp_path: Path) -> None:
+    files = {"SHA256SUMS": f"{'0' * 64}  ../secret.zip\n".encode()}
+    with ReleaseServer(Behaviour(files)) as server:
+        result = download(server.url(), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == "dpkg: error: SHA256SUMS line 1 path '../secret.zip' climbs out of its folder ('..'); refused"
+
+
+def test_zip_without_descriptor(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour({"x.zip": zip_bytes({"data.csv": b"a\n1\n"})})) as server:
+        result = download(server.url("x.zip"), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == "dpkg: error: x.zip holds no datapackage.json at its root"
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    with ReleaseServer(Behaviour({"page.zip": b"<html>login</html>"})) as server:
+        result = download(server.url("page.zip"), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == "dpkg: error: page.zip is not a readable zip archive: File is not a zip file"
+
+
+def test_json_output_and_json_error(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files)) as server:
+        good = download(server.url(), tmp_path / "out", "--json")
+        bad = download(server.url("missing.zip"), tmp_path / "out2", "--json")
+    report = json.loads(good.stdout)
+    assert report["ok"] is True and report["package"] == "demo-package" and report["zip"] == f"release/{ZIP}"
+    assert {a["path"]: a["sha256"] for a in report["artefacts"]} == {
+        f"release/{p}": sha256(c) for p, c in files.items() if p != "SHA256SUMS"}
+    assert [r["name"] for r in report["resources"]] == ["items", "places"]
+    assert good.stderr == ""
+    assert bad.exit_code == 2
+    assert json.loads(bad.stdout) == {"ok": False, "exit_code": 2,
+                                      "error": f"{server.url('missing.zip')}: HTTP 404 Not Found"}
+
+
+def test_downloaded_package_validates_with_full_validate(tmp_path: Path) -> None:
+    """The lead's ``dpkg validate`` (every check it runs by default) accepts the download as is."""
+    out = tmp_path / "out"
+    assert download(str(write_release(tmp_path / "dist")), out).exit_code == 0
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 0, result.output

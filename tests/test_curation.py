@@ -268,3 +268,11 @@ def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
     (finding,) = run_curation_checks(pkg, descriptor)
     assert (finding.resource, finding.value, finding.severity) == ("officials", "XX", "error")
     assert "ISO 3166-1 alpha-2" in finding.message and "XX" in finding.message
+
+
+def test_curation_guide_worked_example(pkg: Path) -> None:
+    """CURATION.md's worked example: 'Moskow' -> 'Moscow' in the quote is reported at row 60."""
+    row = edit(pkg, "citations", "citation_id", "cit-0059",
+               quote="Pertemuan Putin dan Kim merupakan yang kedua kalinya terjadi. Keduanya bertemu pada 2019 di Moscow.")
+    assert row == 60
+    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 60, "quote")]

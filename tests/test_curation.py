@@ -276,3 +276,24 @@ def test_curation_guide_worked_example(pkg: Path) -> None:
                quote="Pertemuan Putin dan Kim merupakan yang kedua kalinya terjadi. Keduanya bertemu pada 2019 di Moscow.")
     assert row == 60
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 60, "quote")]
+
+
+def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
+    (pkg / "seeds" / "000_90dc3cc939872ef1.txt").unlink()
+    assert findings(pkg) == []
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    assert ("file-missing", "resources/articles.csv", 2, "path") in keys
+
+
+def test_unreadable_table_is_left_to_frictionless(pkg: Path) -> None:
+    (pkg / "resources" / "figures.csv").write_bytes(b"figure_id,about_en\n\xff\xfe,x\n")
+    assert findings(pkg) == []
+
+
+def test_citation_of_a_table_the_package_lacks(pkg: Path) -> None:
+    descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "sanctions"]
+    (pkg / "resources" / "sanctions.csv").unlink()
+    rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "sanctions"]
+    got = sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor))
+    assert got == [("unresolved-reference", "resources/citations.csv", row, "resource") for row in rows]

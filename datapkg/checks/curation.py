@@ -300,7 +300,9 @@ def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[
             f"WHERE t.quote IS NOT NULL AND NOT contains(a.text, {quote})")))
     for name in model.curated:
         target = tables.get(name)
-        if target is None or target.key is None or name not in loaded:
+        if target is not None and target.key is not None and name not in loaded:
+            continue  # present but unreadable: frictionless reports the file
+        if target is None or target.key is None:
             rules.append(RuleQuery("unresolved-reference", cit, "resource", (
                 f"SELECT t.{ROW} AS _row, t.resource AS value, 'resource ' || t.resource || "
                 f"' is not a table of this package with a one-field primary key' AS message "

@@ -13,7 +13,8 @@ the same declarations and stay silent on packages that do not:
 - a *citations* resource has the fields ``resource``, ``record_id``, ``article_id`` and ``quote``;
   ``article_id`` points (foreign key) to a resource with ``path`` and a primary key: the
   *articles*, whose files hold the texts. Curated resources are the values of the ``enum`` of
-  ``citations.resource`` (or, without an enum, the values used); their primary key is one field.
+  ``citations.resource`` (without an enum only quotes are checked); each has a one-field
+  primary key.
 - a field with ``"codeList"`` (``ISO 3166-1 alpha-2``, ``ISO 4217``, ``ISO 639-1``) holds codes of
   that list (pycountry); ``"codeListWhen": {"field": "value"}`` limits the rule to matching rows.
 - a field with ``"precisionField"`` holds a date at the precision (``day``/``month``/``year``) that

@@ -401,9 +401,7 @@ def download(source: str, to: str | Path | None = None, options: Options | None 
     probe = Path(to) if to is not None else None
     if probe is not None:
         _check_target(probe)
-    staging_parent = (probe.parent if probe is not None else Path.cwd())
-    staging_parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".dpkg-download-", dir=staging_parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix="dpkg-download-") as scratch:  # SHA256SUMS, before DIR is known
         plan = _plan(source, options, progress, transfers, Path(scratch))
     try:
         target = probe if probe is not None else default_dir(plan.zip)
@@ -435,7 +433,10 @@ def _fill(tmp: Path, plan: _Plan, source: str, options: Options, transfers: Tran
     if plan.sums_text is not None:
         (release / verify.SUMS).write_text(plan.sums_text, encoding="utf-8")
     zip_path = release / plan.zip
-    safezip.extract(zip_path, tmp, options.limits)
+    for member in safezip.extract(zip_path, tmp, options.limits):
+        if member.parts[0] == verify.RELEASE_DIR:
+            raise UsageError(f"{plan.zip}: member {member.as_posix()!r} lies under {verify.RELEASE_DIR}/, where "
+                             "dpkg download keeps the release artefacts; refused")
     if not any((tmp / name).is_file() for name in DESCRIPTOR_NAMES):
         raise UsageError(f"{plan.zip} holds no datapackage.json at its root")
     with open_package(tmp, allow_remote=True) as package:

@@ -9,12 +9,13 @@ the release artefacts under ``release/``. Every problem is a :class:`Finding` in
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import zipfile
 from pathlib import Path
 
-from datapkg.checks.files import check_resource_hashes, sha256_of
+from datapkg.checks.files import check_resource_hashes, parse_hash, sha256_of
 from datapkg.errors import UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES, PackageSource, is_remote, open_package, resource_paths
 from datapkg.report import Finding, Report
@@ -108,6 +109,10 @@ def package_findings(source: PackageSource, prefix: str = "") -> list[Finding]:
             elif not isinstance(resource.get("hash"), str):
                 findings.append(Finding(check="hash-missing", severity="warning", resource=name, file=prefix + rel,
                                         message="the descriptor records no hash for this resource, so its content is not verified"))
+            elif parse_hash(resource["hash"])[0] not in hashlib.algorithms_available:
+                findings.append(Finding(check="hash-unsupported", resource=name, file=prefix + rel, value=resource["hash"],
+                                        message=f"the hash algorithm '{parse_hash(resource['hash'])[0]}' is unknown, "
+                                                "so the content cannot be verified; use sha256"))
     names = {r.get("name") for r in resources}
     for finding in check_resource_hashes(source, names):
         findings.append(Finding(**{**finding.to_dict(), "file": prefix + (finding.file or "")}))

@@ -330,3 +330,13 @@ def test_downloaded_package_validates_with_full_validate(tmp_path: Path) -> None
     assert download(str(write_release(tmp_path / "dist")), out).exit_code == 0
     result = runner.invoke(app, ["validate", str(out)])
     assert result.exit_code == 0, result.output
+
+
+def test_zip_member_under_release_refused(tmp_path: Path) -> None:
+    files = {**package_files(), "release/SHA256SUMS": b"forged\n"}
+    with ReleaseServer(Behaviour({"x.zip": zip_bytes(files)})) as server:
+        result = download(server.url("x.zip"), tmp_path / "out")
+    assert result.exit_code == 2
+    assert one_line(result) == ("dpkg: error: x.zip: member 'release/SHA256SUMS' lies under release/, where dpkg "
+                                "download keeps the release artefacts; refused")
+    assert not (tmp_path / "out").exists()

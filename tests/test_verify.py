@@ -206,3 +206,12 @@ def test_extract_writes_every_file(tmp_path: Path) -> None:
     written = safezip.extract(path, tmp_path / "out")
     assert sorted(p.as_posix() for p in written) == sorted(package_files())
     assert (tmp_path / "out/resources/items.csv").read_bytes() == package_files()["resources/items.csv"]
+
+
+def test_unknown_hash_algorithm_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    resource = {"name": "d", "path": "data.csv", "bytes": 4, "hash": "crc99:abcd"}
+    (tmp_path / "datapackage.json").write_text(json.dumps({"name": "x", "resources": [resource]}))
+    code, report = verify_json(tmp_path)
+    assert code == 1
+    assert keys(report) == {("hash-unsupported", "data.csv", "error")}

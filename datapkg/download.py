@@ -252,9 +252,9 @@ class _HttpSource(_Source):
                     self.transfers.restarted += 1
                     self.progress.note(f"{rel}: the server ignored the Range request; restarting from zero")
                 mode, have = "wb", 0
-            etag = response.headers.get("etag")
-            validator = validator or (etag if etag and not etag.startswith("W/") else None) \
-                or response.headers.get("last-modified")
+            if mode == "wb":  # a whole response: its ETag (strong only) or Last-Modified guards later resumes
+                etag = response.headers.get("etag")
+                validator = (etag if etag and not etag.startswith("W/") else None) or response.headers.get("last-modified")
             total = have + length if length is not None else None
             if total is not None and total > self.options.max_bytes:
                 raise UsageError(f"{url}: {total} bytes, over the cap of {self.options.max_bytes}")

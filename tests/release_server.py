@@ -38,6 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, path: str, status: int) -> None:
         self.server.log.append((path, self.headers.get("Range"), status))
+        self.server.headers_seen.append(dict(self.headers))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         behaviour = self.server.behaviour
@@ -103,6 +104,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
         self.log: list[tuple[str, str | None, int]] = []
+        self.headers_seen: list[dict[str, str]] = []
         self.drops: Counter[str] = Counter()
         self.release = threading.Event()
 
@@ -118,6 +120,11 @@ class ReleaseServer:
     def log(self) -> list[tuple[str, str | None, int]]:
         """(path, Range header, status) of every request, in order."""
         return self.server.log
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """The request headers of every request, in the order of :attr:`log`."""
+        return self.server.headers_seen
 
     def url(self, path: str = "") -> str:
         host, port = self.server.server_address[:2]

@@ -119,6 +119,9 @@ def test_dropped_connection_resumes_with_range(tmp_path: Path) -> None:
     zip_requests = [(rng, status) for path, rng, status in server.log if path == ZIP]
     half = len(files[ZIP]) // 2
     assert zip_requests == [(None, 200), (f"bytes={half}-", 206)]
+    resume = next(h for h in server.headers if h.get("Range") == f"bytes={half}-")
+    assert resume["If-Range"] == '"' + sha256(files[ZIP])[:16] + '"'  # the ETag: a changed file restarts
+    assert resume["Accept-Encoding"] == "identity"
     assert (tmp_path / "out/release" / ZIP).read_bytes() == files[ZIP]
 
 

@@ -196,11 +196,12 @@ class _HttpSource(_Source):
         url, options = self.url(rel), self.options
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
-        failures, furthest, validator = 0, 0, None
+        failures, furthest = 0, 0
+        guard: dict[str, str] = {}  # If-Range validator of the last whole response (survives a cut-off)
         while True:
             have = target.stat().st_size if target.exists() else 0
             try:
-                validator = self._attempt(url, rel, target, have, validator)
+                self._attempt(url, rel, target, have, guard)
                 return
             except (httpx.TransportError, _Retry) as exc:
                 if isinstance(exc, httpx.UnsupportedProtocol):
@@ -220,19 +221,19 @@ class _HttpSource(_Source):
             except OSError as exc:
                 raise UsageError(f"cannot write {target.name}: {exc.strerror or exc}") from None
 
-    def _attempt(self, url: str, rel: str, target: Path, have: int, validator: str | None) -> str | None:
-        """One GET; appends to ``target`` on a matching 206, rewrites it otherwise. Returns the validator."""
+    def _attempt(self, url: str, rel: str, target: Path, have: int, guard: dict[str, str]) -> None:
+        """One GET; appends to ``target`` on a matching 206, rewrites it otherwise; sets ``guard['validator']``."""
         headers = {}
         if have:
             headers["Range"] = f"bytes={have}-"
-            if validator:
-                headers["If-Range"] = validator
+            if guard.get("validator"):
+                headers["If-Range"] = guard["validator"]
         with self._open(url, headers) as response:
             status = response.status_code
             if status == 416 and have:
                 total = _range_total(response.headers.get("content-range", ""))
                 if total == have:
-                    return validator  # the file was already complete
+                    return  # the file was already complete
                 target.unlink()
                 raise _Retry("the server refused the resume range")
             if status in RETRY_STATUSES:
@@ -254,7 +255,8 @@ class _HttpSource(_Source):
                 mode, have = "wb", 0
             if mode == "wb":  # a whole response: its ETag (strong only) or Last-Modified guards later resumes
                 etag = response.headers.get("etag")
-                validator = (etag if etag and not etag.startswith("W/") else None) or response.headers.get("last-modified")
+                guard["validator"] = (etag if etag and not etag.startswith("W/") else "") \
+                    or response.headers.get("last-modified", "")
             total = have + length if length is not None else None
             if total is not None and total > self.options.max_bytes:
                 raise UsageError(f"{url}: {total} bytes, over the cap of {self.options.max_bytes}")
@@ -269,7 +271,6 @@ class _HttpSource(_Source):
                     self.progress.advance(len(chunk))
             if total is not None and have < total:
                 raise _Retry(f"connection closed at byte {have} of {total}")
-        return validator
 
     def _describe(self, exc: Exception) -> str:
         import httpx

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from datapkg.checks.curation import run_curation_checks
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
 from datapkg.package_source import open_package
@@ -16,6 +17,7 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
+    Content rules (curation, Great Expectations) run only on a descriptor frictionless accepts.
     """
     started = time.perf_counter()
     report = Report()
@@ -23,6 +25,9 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         findings, stats = run_frictionless_checks(source, max_errors=max_errors)
         report.extend(findings)
         report.extend(run_file_checks(source))
+        descriptor_ok = not any(f.resource is None and f.severity == "error" for f in findings)
+        if descriptor_ok:
+            report.extend(run_curation_checks(source.root, source.descriptor))
         report.stats.update(stats)
         report.stats["package"] = source.descriptor.get("name")
         report.stats["descriptor"] = source.descriptor_name

@@ -324,3 +324,37 @@ def test_symlink_out_of_the_package(tmp_path: Path) -> None:
     (pkg / "data").mkdir()
     (pkg / "data" / "t.csv").symlink_to(outside)
     assert "resolves outside the package" in _one_line_error(["validate", str(pkg)])
+
+
+# --- zipped packages ---------------------------------------------------------------------------
+
+def _zip(folder: Path, target: Path, extra: dict[str, str] | None = None) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+        for name, body in (extra or {}).items():
+            archive.writestr(name, body)
+    return target
+
+
+def test_zipped_package_findings_name_package_paths(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    write_package(pkg, [table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\nx\n"})
+    code, report = run_json(_zip(pkg, tmp_path / "pkg.zip"))
+    assert code == 1 and keys(report) == {("type-error", "data/t.csv", 3, "id")}
+
+
+def test_zip_slip_package_is_refused(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    write_package(pkg, [table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n1\n"})
+    line = _one_line_error(["validate", str(_zip(pkg, tmp_path / "evil.zip", {"../evil.txt": "x"}))])
+    assert "evil.zip" in line and "../evil.txt" in line
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_this_repository_package_is_valid(repo_root: Path) -> None:
+    code, report = run_json(repo_root)
+    assert code == 0, report["errors"][:5]

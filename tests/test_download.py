@@ -198,6 +198,7 @@ def test_zip_bomb_message_gives_ratio(tmp_path: Path) -> None:
         result = download(server.url("bomb.zip"), tmp_path / "out")
     assert result.exit_code == 2
     assert "-> 8388608 bytes), over the cap of 100; refused (zip bomb?)" in one_line(result)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/demo.zip"])
@@ -249,6 +250,7 @@ def test_http_404_is_not_retried(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert one_line(result) == f"dpkg: error: {server.url(ZIP)}: HTTP 404 Not Found"
     assert len(server.log) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("source", ["ftp://127.0.0.1/demo.zip", "s3://bucket/demo.zip", "gopher://x/y"])
@@ -258,6 +260,7 @@ def test_other_schemes_refused(tmp_path: Path, source: str) -> None:
     scheme = source.split(":")[0]
     assert one_line(result) == (f"dpkg: error: {source}: the scheme '{scheme}:' is not supported; "
                                 "give an http(s) URL or a local path")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_non_empty_unrelated_dir_is_not_replaced(tmp_path: Path) -> None:
@@ -295,6 +298,7 @@ def test_sha256sums_climbing_out_refused(tmp_path: Path) -> None:
         result = download(server.url(), tmp_path / "out")
     assert result.exit_code == 2
     assert one_line(result) == "dpkg: error: SHA256SUMS line 1 path '../secret.zip' climbs out of its folder ('..'); refused"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_zip_without_descriptor(tmp_path: Path) -> None:
@@ -302,6 +306,7 @@ def test_zip_without_descriptor(tmp_path: Path) -> None:
         result = download(server.url("x.zip"), tmp_path / "out")
     assert result.exit_code == 2
     assert one_line(result) == "dpkg: error: x.zip holds no datapackage.json at its root"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_not_a_zip(tmp_path: Path) -> None:
@@ -309,6 +314,7 @@ def test_not_a_zip(tmp_path: Path) -> None:
         result = download(server.url("page.zip"), tmp_path / "out")
     assert result.exit_code == 2
     assert one_line(result) == "dpkg: error: page.zip is not a readable zip archive: File is not a zip file"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_json_output_and_json_error(tmp_path: Path) -> None:
@@ -343,3 +349,18 @@ def test_zip_member_under_release_refused(tmp_path: Path) -> None:
     assert one_line(result) == ("dpkg: error: x.zip: member 'release/SHA256SUMS' lies under release/, where dpkg "
                                 "download keeps the release artefacts; refused")
     assert not (tmp_path / "out").exists()
+
+
+def test_interrupted_download_leaves_dir_as_it_was(tmp_path: Path, earlier: Path) -> None:
+    """Ctrl-C in the middle of a transfer (here: raised from the progress callback) changes nothing."""
+    from datapkg.download import NullProgress, Options
+    from datapkg.download import download as run
+
+    class Interrupt(NullProgress):
+        def advance(self, size: int) -> None:
+            raise KeyboardInterrupt
+
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(release_files())) as server, pytest.raises(KeyboardInterrupt):
+        run(server.url(), earlier, Options(retries=0), Interrupt())
+    assert_unchanged(earlier, before)

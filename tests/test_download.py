@@ -357,8 +357,15 @@ def test_interrupted_download_leaves_dir_as_it_was(tmp_path: Path, earlier: Path
     from datapkg.download import download as run
 
     class Interrupt(NullProgress):
+        name = ""
+
+        def start(self, name: str, total: int | None, completed: int) -> None:
+            self.name = name
+
         def advance(self, size: int) -> None:
-            raise KeyboardInterrupt
+            if self.name == ZIP:  # halfway through the release, inside the temporary folder
+                assert [p.name for p in earlier.parent.iterdir() if p.name.startswith(".pkg.")]
+                raise KeyboardInterrupt
 
     before = snapshot(earlier.parent)
     with ReleaseServer(Behaviour(release_files())) as server, pytest.raises(KeyboardInterrupt):

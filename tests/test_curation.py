@@ -297,3 +297,11 @@ def test_citation_of_a_table_the_package_lacks(pkg: Path) -> None:
     rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "sanctions"]
     got = sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor))
     assert got == [("unresolved-reference", "resources/citations.csv", row, "resource") for row in rows]
+
+
+@pytest.mark.parametrize("descriptor", [{}, {"resources": 5}, {"resources": "x"}, {"resources": [5, {"name": ["a"]}]},
+                                        {"resources": [{"name": "a", "path": "../a.csv", "schema": {"fields": []}},
+                                                       {"name": "b", "path": "b.csv", "schema": "missing.json"},
+                                                       {"name": "c", "path": "c.csv", "schema": {"fields": [{"name": "x", "codeList": "ISO 4217"}]}}]}])
+def test_malformed_descriptors_are_left_to_frictionless(tmp_path: Path, descriptor: dict) -> None:
+    assert run_curation_checks(tmp_path, descriptor) == []

@@ -112,12 +112,18 @@ class RuleQuery:
 
 # ---------------------------------------------------------------- package discovery and loading
 
+def _resources(descriptor: Any) -> list[dict[str, Any]]:
+    """The descriptor's resources that are objects with a string name (frictionless reports the rest)."""
+    resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
+    return [r for r in resources if isinstance(r, dict) and isinstance(r.get("name"), str)] \
+        if isinstance(resources, list) else []
+
+
 def discover_tables(root: Path, descriptor: dict[str, Any]) -> dict[str, Table]:
     """Local single-file tabular resources with a readable Table Schema, by resource name."""
     tables: dict[str, Table] = {}
-    resources = descriptor.get("resources")
-    for resource in resources if isinstance(resources, list) else []:
-        if not isinstance(resource, dict) or not isinstance(resource.get("name"), str) or not is_tabular(resource):
+    for resource in _resources(descriptor):
+        if not is_tabular(resource):
             continue
         paths = resource_paths(resource)
         if len(paths) != 1 or is_remote(paths[0]):
@@ -135,8 +141,8 @@ def discover_tables(root: Path, descriptor: dict[str, Any]) -> dict[str, Table]:
 def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str]) -> set[str]:
     """Load ``names`` with THE loader (typed, ``__row``); return those that loaded."""
     loaded = set()
-    for resource in descriptor.get("resources") or []:
-        if isinstance(resource, dict) and resource.get("name") in names:
+    for resource in _resources(descriptor):
+        if resource["name"] in names:
             try:
                 load_resource(con, root, resource)
             except DpkgError:

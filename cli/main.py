@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "cli.validate_cmd",
     "cli.download_cmd",
     "cli.verify_cmd",
+    "cli.build_cmd",
+    "cli.query_cmd",
 ]
 
 DEBIAN_OPTIONS = {

@@ -1,0 +1,97 @@
+"""``dpkg query`` and ``dpkg tables``: read-only SQL over the package's DuckDB database."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+
+
+PACKAGE_HELP = "Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."
+DIST_HELP = "Folder of a built release to use when up to date (default: dist/ in the package and here)."
+
+
+def _database(package: str, dist: list[Path] | None, quiet: bool) -> Path:
+    from datapkg.query import resolve_database
+
+    def step(message: str) -> None:
+        if not quiet and sys.stderr.isatty():
+            typer.echo(f"dpkg: {message}…", err=True)
+
+    db, _kind = resolve_database(package, dist=dist or None, step=step)
+    return db
+
+
+def _show_schema(db: Path, fmt: Format) -> None:
+    from datapkg.query import connect, render_schema, schema_listing
+
+    con = connect(db)
+    try:
+        typer.echo(render_schema(schema_listing(con), fmt.value), nl=False)
+    finally:
+        con.close()
+
+
+def query(
+    sql: str | None = typer.Argument(None, help="SQL to run (or use -f FILE.sql)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file ('-' for stdin)."),
+    package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
+    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    schema: bool = typer.Option(False, "--schema", help="List tables, views, columns, types and comments instead."),
+    dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
+) -> None:
+    """Run read-only SQL on the package's DuckDB database (built release if up to date, else a cache).
+
+    A statement that writes, attaches or copies files, or a SQL error, ends in one line, exit 2.
+    """
+    from datapkg.errors import UsageError
+
+    if schema:
+        if sql or file:
+            raise UsageError("--schema lists the tables; give it no SQL")
+        _show_schema(_database(package, dist, quiet), format)
+        return
+    if sql is not None and file is not None:
+        raise UsageError("give the SQL either as an argument or with -f FILE, not both")
+    if file is not None:
+        try:
+            sql = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not sql or not sql.strip():
+        raise UsageError("no SQL given (pass it as an argument or with -f FILE.sql)")
+    from datapkg.query import connect, render, run_sql
+
+    con = connect(_database(package, dist, quiet))
+    try:
+        result = run_sql(con, sql)
+    finally:
+        con.close()
+    typer.echo(render(result, format.value), nl=False)
+
+
+def tables(
+    package: str = typer.Argument(".", help=PACKAGE_HELP),
+    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
+) -> None:
+    """List the tables and views of the package's database: columns, types and comments."""
+    _show_schema(_database(package, dist, quiet), format)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``query`` and ``tables`` to the ``dpkg`` app."""
+    app.command("query")(query)
+    app.command("tables")(tables)

@@ -1,0 +1,499 @@
+"""Turn a data package into a typed, commented, constrained DuckDB database (for build and query).
+
+The rows come from THE loader (:mod:`datapkg.loader`); this module adds what an analyst's
+database needs on top: PRIMARY KEY / UNIQUE / FOREIGN KEY / NOT NULL / enum CHECK constraints
+from the Table Schemas, ``COMMENT ON`` every table, view and column, the texts of the files
+that rows name (``path`` + ``sha256`` tables, e.g. articles), a few analyst views where the
+package has the tables they need, and a hidden ``_dpkg`` schema that records the content hash
+of every input file (so ``dpkg query`` knows whether a database is up to date).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datapkg.checks.files import sha256_of
+from datapkg.errors import UsageError
+from datapkg.package_source import check_relative_path, is_remote, resource_paths
+
+META_SCHEMA = "_dpkg"
+TEXTS = "texts"
+LABEL_COLUMNS = ("summary_en", "about_en", "name_en", "title_en", "headline", "title", "name", "label", "description")
+
+
+@dataclass
+class ViewInfo:
+    """An analyst view: its name, what it shows (also its COMMENT) and its SQL."""
+
+    name: str
+    description: str
+    sql: str
+
+
+@dataclass
+class DatabaseInfo:
+    """What :func:`create_database` made: tables (resource name -> row count), views, warnings."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+    texts_table: str | None = None
+    text_files: list[str] = field(default_factory=list)
+    views: list[ViewInfo] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    constraints: dict[str, list[str]] = field(default_factory=dict)
+    citations: dict[str, Any] | None = None
+
+
+def q(name: str) -> str:
+    """A DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# --- inputs and their content hashes --------------------------------------------------------
+
+def _local(path: Any) -> bool:
+    return isinstance(path, str) and bool(path) and not is_remote(path)
+
+
+def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
+    """Resources whose table names files: a ``path`` and a ``sha256`` field (as ``articles`` has)."""
+    out = []
+    for name, schema in schemas.items():
+        names = {f.get("name") for f in schema.get("fields", []) if isinstance(f, dict)}
+        if {"path", "sha256"} <= names:
+            out.append(name)
+    return out
+
+
+def input_files(root: Path, descriptor_name: str, descriptor: dict[str, Any], row_files: list[str]) -> list[str]:
+    """Package-relative files the database is made from: descriptor, data, schemas, dialects, row files."""
+    names = {descriptor_name, *row_files}
+    for resource in descriptor.get("resources") or []:
+        if not isinstance(resource, dict):
+            continue
+        names.update(p for p in resource_paths(resource) if _local(p))
+        for key in ("schema", "dialect"):
+            if _local(resource.get(key)):
+                names.add(resource[key])
+    return sorted(n for n in names if (root / n).is_file())
+
+
+def manifest(root: Path, files: list[str]) -> dict[str, str]:
+    """``{relative path: sha256}`` of ``files``."""
+    return {rel: sha256_of(root / rel) for rel in sorted(files)}
+
+
+def content_key(entries: dict[str, str]) -> str:
+    """One hash over a manifest (what a cache is keyed by)."""
+    return hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+
+
+def is_up_to_date(con: Any, root: Path, descriptor_name: str) -> bool:
+    """True when the database of ``con`` was made from exactly the files now at ``root``."""
+    try:
+        rows = con.execute(f"SELECT path, sha256 FROM {META_SCHEMA}.inputs").fetchall()
+    except Exception:  # noqa: BLE001 - not a dpkg database, or an older layout
+        return False
+    recorded = dict(rows)
+    if descriptor_name not in recorded:
+        return False
+    for rel, digest in recorded.items():
+        path = root / rel
+        if not path.is_file() or sha256_of(path) != digest:
+            return False
+    return True
+
+
+# --- schema to DDL ---------------------------------------------------------------------------
+
+def _topological(names: list[str], deps: dict[str, set[str]]) -> list[str]:
+    """``names`` ordered so that referenced tables come first (stable; cycles keep input order)."""
+    done: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done or name in visiting:
+            return
+        visiting.add(name)
+        for dep in sorted(deps.get(name, ())):
+            if dep != name and dep in names:
+                visit(dep)
+        visiting.discard(name)
+        done.append(name)
+
+    for name in names:
+        visit(name)
+    return done
+
+
+def _foreign_keys(name: str, schema: dict[str, Any]) -> list[tuple[list[str], str, list[str]]]:
+    """(fields, referenced resource, referenced fields) of each foreign key of ``schema``."""
+    out = []
+    for fk in schema.get("foreignKeys") or []:
+        if not isinstance(fk, dict) or not isinstance(fk.get("reference"), dict):
+            continue
+        fields = fk.get("fields")
+        ref = fk["reference"]
+        ref_fields = ref.get("fields")
+        fields = [fields] if isinstance(fields, str) else fields
+        ref_fields = [ref_fields] if isinstance(ref_fields, str) else ref_fields
+        if not isinstance(fields, list) or not isinstance(ref_fields, list) or len(fields) != len(ref_fields):
+            continue
+        out.append((fields, ref.get("resource") or name, ref_fields))  # '' = the resource itself (v1)
+    return out
+
+
+def _key_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _check_enum(fld: dict[str, Any]) -> str | None:
+    enum = (fld.get("constraints") or {}).get("enum")
+    if fld.get("type", "string") != "string" or not isinstance(enum, list) or not enum:
+        return None
+    if not all(isinstance(v, str) for v in enum):
+        return None
+    return f"CHECK ({q(fld['name'])} IN ({', '.join(lit(v) for v in enum)}))"
+
+
+def table_ddl(name: str, schema: dict[str, Any], fields: list[dict[str, Any]], enforced: dict[str, list[tuple[str, ...]]],
+              level: int) -> tuple[str, list[str], list[tuple[list[str], str, list[str]]]]:
+    """CREATE TABLE for a resource; ``level`` 0 = every constraint, 1 = no CHECK, 2 = no FK, 3 = none.
+
+    Returns (sql, constraint descriptions, foreign keys used). A foreign key is declared only
+    when the referenced columns are a key DuckDB enforces on the referenced table.
+    """
+    from datapkg.loader import duckdb_type
+
+    pk = _key_list(schema.get("primaryKey"))
+    described: list[str] = []
+    lines = []
+    for fld in fields:
+        cons = fld.get("constraints") or {}
+        col = f"{q(fld['name'])} {duckdb_type(fld)}"
+        if level < 3 and cons.get("required") and fld["name"] not in pk:
+            col += " NOT NULL"
+            described.append(f"NOT NULL {fld['name']}")
+        if level < 3 and cons.get("unique") and [fld["name"]] != pk:
+            col += " UNIQUE"
+            described.append(f"UNIQUE {fld['name']}")
+        check = _check_enum(fld) if level < 1 else None
+        if check:
+            col += f" {check}"
+            described.append(f"CHECK {fld['name']} IN enum")
+        lines.append(col)
+    keys: list[tuple[str, ...]] = []
+    if level < 3 and pk:
+        lines.append(f"PRIMARY KEY ({', '.join(q(c) for c in pk)})")
+        described.append(f"PRIMARY KEY ({', '.join(pk)})")
+        keys.append(tuple(pk))
+    if level < 3:
+        keys += [(f["name"],) for f in fields if (f.get("constraints") or {}).get("unique")]
+        for unique in schema.get("uniqueKeys") or []:
+            cols = _key_list(unique)
+            if cols and tuple(cols) not in keys:
+                lines.append(f"UNIQUE ({', '.join(q(c) for c in cols)})")
+                described.append(f"UNIQUE ({', '.join(cols)})")
+                keys.append(tuple(cols))
+    used = []
+    if level < 2:
+        for cols, ref, ref_cols in _foreign_keys(name, schema):
+            ref_keys = keys if ref == name else enforced.get(ref, [])
+            if tuple(ref_cols) not in ref_keys:
+                continue
+            lines.append(f"FOREIGN KEY ({', '.join(q(c) for c in cols)}) REFERENCES {q(ref)} ({', '.join(q(c) for c in ref_cols)})")
+            described.append(f"FOREIGN KEY ({', '.join(cols)}) -> {ref} ({', '.join(ref_cols)})")
+            used.append((cols, ref, ref_cols))
+    enforced[name] = keys
+    return f"CREATE TABLE out.main.{q(name)} (\n  " + ",\n  ".join(lines) + "\n)", described, used
+
+
+def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[str], str, list[str]]]) -> None:
+    """Copy the loaded rows into the output table, parents before children for self references."""
+    cols = ", ".join(q(c) for c in columns)
+    source = f"memory.main.{q(name)}"
+    if not self_fks:
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source} ORDER BY __row")
+        return
+    # DuckDB checks a foreign key against rows already in the table: insert in waves.
+    con.execute("CREATE OR REPLACE TEMP TABLE __done (r BIGINT)")
+    total = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
+    inserted = 0
+    while inserted < total:
+        ready = []
+        for cols_fk, _, ref_cols in self_fks:
+            nulls = " OR ".join(f"s.{q(c)} IS NULL" for c in cols_fk)
+            match = " AND ".join(f"t.{q(r)} = s.{q(c)}" for c, r in zip(cols_fk, ref_cols))
+            ready.append(f"({nulls} OR EXISTS (SELECT 1 FROM out.main.{q(name)} t WHERE {match}))")
+        wave = (f"SELECT s.* FROM {source} s WHERE s.__row NOT IN (SELECT r FROM __done) AND " + " AND ".join(ready))
+        rows = con.execute(f"SELECT __row FROM ({wave})").fetchall()
+        if not rows:
+            raise _ConstraintFailure(f"{name}: rows refer to themselves in a cycle or to missing keys")
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM ({wave}) ORDER BY __row")
+        con.executemany("INSERT INTO __done VALUES (?)", rows)
+        inserted += len(rows)
+    con.execute("DROP TABLE __done")
+
+
+class _ConstraintFailure(Exception):
+    pass
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+def _describe(item: dict[str, Any]) -> str:
+    title, description = item.get("title"), item.get("description")
+    parts = [p.strip() for p in (title, description) if isinstance(p, str) and p.strip()]
+    if len(parts) == 2 and parts[1].startswith(parts[0]):
+        parts = parts[1:]
+    return ": ".join(parts)
+
+
+def _comment(con: Any, what: str, target: str, text: str) -> None:
+    if text:
+        con.execute(f"COMMENT ON {what} {target} IS {lit(text)}")
+
+
+# --- the database -----------------------------------------------------------------------------
+
+def create_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
+                    step: Callable[[str], None] | None = None) -> DatabaseInfo:
+    """Build the DuckDB database of the package at ``root`` into the new file ``target``."""
+    import duckdb
+
+    from datapkg.loader import UnsupportedResource, is_tabular, load_resource, resource_schema
+
+    step = step or (lambda _msg: None)
+    info = DatabaseInfo()
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        con.execute(f"ATTACH {lit(str(target))} AS out")
+        loaded: dict[str, Any] = {}
+        resources = {r["name"]: r for r in descriptor.get("resources") or []
+                     if isinstance(r, dict) and isinstance(r.get("name"), str) and is_tabular(r)}
+        for name, resource in resources.items():
+            step(f"loading {name}")
+            try:
+                loaded[name] = load_resource(con, root, resource)
+            except UnsupportedResource as exc:
+                info.skipped[name] = str(exc)
+                info.warnings.append(f"resource '{name}' is not in the database: {exc}")
+        schemas = {name: resource_schema(root, resources[name]) for name in loaded}
+        names = list(loaded)
+        if TEXTS in names:
+            texts_name = f"{TEXTS}_files"
+        else:
+            texts_name = TEXTS
+        deps = {n: {ref for _, ref, _ in _foreign_keys(n, schemas[n])} for n in names}
+        enforced: dict[str, list[tuple[str, ...]]] = {}
+        for name in _topological(names, deps):
+            step(f"writing table {name}")
+            table = loaded[name]
+            columns = [f["name"] for f in table.fields]
+            for level in range(4):
+                sql, described, used = table_ddl(name, schemas[name], table.fields, enforced, level)
+                try:
+                    con.execute(sql)
+                    _insert(con, name, columns, [fk for fk in used if fk[1] == name])
+                    break
+                except (duckdb.Error, _ConstraintFailure) as exc:
+                    con.execute(f"DROP TABLE IF EXISTS out.main.{q(name)}")
+                    if level == 3:
+                        raise
+                    message = str(exc).strip().splitlines()[0]
+                    info.warnings.append(f"table {name}: constraints relaxed ({['CHECK', 'FOREIGN KEY', 'all keys'][level]} "
+                                         f"dropped) because the data breaks them: {message}")
+            info.constraints[name] = described
+            info.tables[name] = table.rows
+            _comment(con, "TABLE", f"out.main.{q(name)}", _describe(resources[name]))
+            for fld in table.fields:
+                _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}", _describe(fld))
+        step("loading texts")
+        _load_texts(con, root, schemas, texts_name, info)
+        step("creating views")
+        _create_views(con, schemas, info)
+        step("recording inputs")
+        files = input_files(root, descriptor_name, descriptor, info.text_files)
+        entries = manifest(root, files)
+        con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
+        con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
+        con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
+        con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
+                        [("content_key", content_key(entries)), ("package", str(descriptor.get("name") or "")),
+                         ("version", str(descriptor.get("version") or ""))])
+        con.execute("CHECKPOINT out")
+        con.execute("DETACH out")
+    finally:
+        con.close()
+    return info
+
+
+def _load_texts(con: Any, root: Path, schemas: dict[str, dict[str, Any]], name: str, info: DatabaseInfo) -> None:
+    """Table ``texts`` (path, text, bytes, sha256) with every file a ``path`` + ``sha256`` row names."""
+    sources = file_rows_resources({n: s for n, s in schemas.items() if n in info.tables})
+    if not sources:
+        return
+    paths: set[str] = set()
+    for resource in sources:
+        for (rel,) in con.execute(f"SELECT DISTINCT path FROM out.main.{q(resource)} WHERE path IS NOT NULL").fetchall():
+            paths.add(str(rel))
+    rows = []
+    base = root.resolve()
+    for rel in sorted(paths):
+        try:
+            check_relative_path(rel, "path")
+        except UsageError as exc:
+            info.warnings.append(f"text not loaded: {exc}")
+            continue
+        file = root / rel
+        if not file.is_file() or not file.resolve().is_relative_to(base):
+            info.warnings.append(f"text not loaded: {rel} does not exist inside the package")
+            continue
+        data = file.read_bytes()
+        text = data.decode("utf-8", errors="replace")
+        if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
+            info.warnings.append(f"{rel} is not valid UTF-8; undecodable bytes became U+FFFD")
+        rows.append((rel, text, len(data), hashlib.sha256(data).hexdigest()))
+    con.execute(f"CREATE TABLE out.main.{q(name)} (path VARCHAR PRIMARY KEY, text VARCHAR NOT NULL, "
+                f"bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL)")
+    con.executemany(f"INSERT INTO out.main.{q(name)} VALUES (?, ?, ?, ?)", rows)
+    _comment(con, "TABLE", f"out.main.{q(name)}",
+             f"Full text of every file named by a row of {', '.join(sources)} (column path); search it with "
+             "contains(text, ...) or text ILIKE '%...%'.")
+    for col, text in (("path", f"Package-relative path of the file, as in {', '.join(sources)}.path."),
+                      ("text", "The file's full text (UTF-8)."), ("bytes", "Size of the file in bytes."),
+                      ("sha256", "SHA-256 of the file's bytes (hex).")):
+        _comment(con, "COLUMN", f"out.main.{q(name)}.{q(col)}", text)
+    info.texts_table = name
+    info.text_files = [r[0] for r in rows]
+
+
+def _columns(con: Any, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'out' AND schema_name = 'main' "
+        "AND table_name = ? ORDER BY column_index", [table]).fetchall()]
+
+
+def _label(columns: list[str]) -> str | None:
+    return next((c for c in LABEL_COLUMNS if c in columns), None)
+
+
+def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseInfo) -> None:
+    """Analyst views, each only where the package has the tables it needs."""
+    tables = [n for n in info.tables]
+    views: list[ViewInfo] = []
+    texts = info.texts_table
+    # 1. <resource>_with_text: the rows that name files, with the file's text.
+    if texts:
+        for name in file_rows_resources({n: schemas[n] for n in tables}):
+            cols = ", ".join(f"r.{q(c)}" for c in _columns(con, name))
+            views.append(ViewInfo(f"{name}_with_text",
+                                  f"Every row of {name} with the full text of the file it names (from {texts}).",
+                                  f"SELECT {cols}, t.text FROM {q(name)} r LEFT JOIN {q(texts)} t ON t.path = r.path"))
+    # 2. <resource>_expanded: a table with its foreign keys resolved.
+    for name in tables:
+        refs = [(c, r, rc) for c, r, rc in _foreign_keys(name, schemas[name]) if r != name and r in info.tables]
+        if not refs:
+            continue
+        own = _columns(con, name)
+        select = [f"t.{q(c)}" for c in own]
+        joins = []
+        taken = set(own)
+        for i, (cols, ref, ref_cols) in enumerate(refs):
+            alias = f"r{i}"
+            on = " AND ".join(f"{alias}.{q(rc)} = t.{q(c)}" for c, rc in zip(cols, ref_cols))
+            joins.append(f"LEFT JOIN {q(ref)} {alias} ON {on}")
+            for col in _columns(con, ref):
+                if col in ref_cols:
+                    continue
+                label = f"{ref}_{col}" if len(refs) == 1 or sum(r == ref for _, r, _ in refs) == 1 else f"{cols[0]}_{col}"
+                if label in taken:
+                    continue
+                taken.add(label)
+                select.append(f"{alias}.{q(col)} AS {q(label)}")
+        views.append(ViewInfo(f"{name}_expanded",
+                              f"Every row of {name} with the columns of the rows it refers to "
+                              f"({', '.join(sorted({r for _, r, _ in refs}))}), prefixed with the table name.",
+                              f"SELECT {', '.join(select)} FROM {q(name)} t {' '.join(joins)}"))
+    # 3. cited_facts and <source>_fact_counts: a citations table (resource + record_id + a foreign key to a source).
+    citation = _citation_table(con, schemas, info)
+    if citation:
+        views += _citation_views(con, citation, schemas, info)
+    for view in views:
+        if view.name in info.tables or view.name == texts:
+            info.warnings.append(f"view {view.name} not created: a table has that name")
+            continue
+        con.execute(f"CREATE VIEW out.main.{q(view.name)} AS {view.sql}")
+        _comment(con, "VIEW", f"out.main.{q(view.name)}", view.description)
+        info.views.append(view)
+
+
+def _citation_table(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseInfo) -> dict[str, Any] | None:
+    """The citations table: fields ``resource`` and ``record_id`` and a foreign key to another table."""
+    for name in info.tables:
+        fields = {f["name"]: f for f in schemas[name].get("fields", []) if isinstance(f, dict) and "name" in f}
+        if not {"resource", "record_id"} <= set(fields):
+            continue
+        for cols, ref, ref_cols in _foreign_keys(name, schemas[name]):
+            if ref != name and ref in info.tables and len(cols) == 1:
+                enum = (fields["resource"].get("constraints") or {}).get("enum")
+                if isinstance(enum, list):
+                    facts = [r for r in enum if r in info.tables]
+                else:
+                    facts = [r for (r,) in con.execute(
+                        f"SELECT DISTINCT resource FROM out.main.{q(name)} ORDER BY 1").fetchall() if r in info.tables]
+                return {"table": name, "fk": cols[0], "source": ref, "source_key": ref_cols[0], "facts": facts}
+    return None
+
+
+def _citation_views(con: Any, cit: dict[str, Any], schemas: dict[str, dict[str, Any]], info: DatabaseInfo) -> list[ViewInfo]:
+    name, fk, source, key = cit["table"], cit["fk"], cit["source"], cit["source_key"]
+    own = _columns(con, name)
+    src_cols = [c for c in _columns(con, source) if c not in own and c != key]
+    labels = []
+    for fact in cit["facts"]:
+        pk = _key_list(schemas[fact].get("primaryKey"))
+        label = _label(_columns(con, fact))
+        if len(pk) == 1 and label:
+            labels.append(f"WHEN {lit(fact)} THEN (SELECT CAST(f.{q(label)} AS VARCHAR) FROM {q(fact)} f "
+                          f"WHERE CAST(f.{q(pk[0])} AS VARCHAR) = c.record_id)")
+    fact_label = f"CASE c.resource {' '.join(labels)} END" if labels else "NULL"
+    select = [f"c.{q(c)}" for c in own] + [f"{fact_label} AS fact"] + [f"s.{q(c)} AS {q(c)}" for c in src_cols]
+    joins = f"LEFT JOIN {q(source)} s ON s.{q(key)} = c.{q(fk)}"
+    if info.texts_table and "path" in _columns(con, source) and "quote" in own:
+        from datapkg.checks.curation import sql_normalise
+
+        select.append(f"contains({sql_normalise('t.text')}, {sql_normalise('c.quote')}) AS quote_in_text")
+        joins += f" LEFT JOIN {q(info.texts_table)} t ON t.path = s.path"
+    cit["label"] = _label(_columns(con, source))
+    info.citations = cit
+    views = [ViewInfo("cited_facts",
+                      f"One row per citation: the fact it supports ({name}.resource + record_id, with a readable "
+                      f"'fact' label), the quote, and the metadata of the {source} row it cites"
+                      + (" (quote_in_text: the quote occurs verbatim in the article text, runs of whitespace counting as one "
+                         "space, as the curation rule says)." if "quote_in_text" in " ".join(select) else "."),
+                      f"SELECT {', '.join(select)} FROM {q(name)} c {joins}")]
+    per = ", ".join(f"count(DISTINCT c.record_id) FILTER (WHERE c.resource = {lit(f)}) AS {q(f)}" for f in cit["facts"])
+    label = cit["label"]
+    views.append(ViewInfo(
+        f"{source}_fact_counts",
+        f"Per {source} row: how many citations it gives and how many distinct facts (rows of "
+        f"{', '.join(cit['facts'])}) it supports, in all and per table.",
+        f"SELECT s.{q(key)}" + (f", s.{q(label)}" if label else "")
+        + f", count(c.{q(fk)}) AS citations, count(DISTINCT c.resource || chr(0) || c.record_id) AS facts"
+        + (f", {per}" if per else "")
+        + f" FROM {q(source)} s LEFT JOIN {q(name)} c ON c.{q(fk)} = s.{q(key)} GROUP BY ALL ORDER BY s.{q(key)}"))
+    return views

@@ -1,0 +1,270 @@
+"""``dpkg query`` and ``dpkg tables``: read-only SQL over a package's DuckDB database.
+
+The database is the built one (``dist/<name>.duckdb``) when it was made from exactly the files
+now in the package, else a cached one (``.dpkg-cache/<name>.duckdb`` beside the package, or
+``$DPKG_CACHE_DIR``) that is rebuilt when any input file's content hash changes. Both record
+the sha256 of every input file in their ``_dpkg.inputs`` table.
+
+This module is on the fast path of ``dpkg query``: it imports neither frictionless nor Great
+Expectations, and builds a database (which loads more) only when no up-to-date one exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datapkg.errors import UsageError
+
+FORMATS = ("table", "csv", "json", "jsonl", "markdown")
+#: Statement types a read-only query may run (SHOW/DESCRIBE/SUMMARIZE parse as SELECT).
+ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
+CACHE_DIR = ".dpkg-cache"
+READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+
+
+@dataclass
+class Result:
+    """Columns, their DuckDB types and the rows of the last statement."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple]
+
+
+def one_line(exc: BaseException) -> str:
+    """DuckDB's message in one line (the echo of the SQL and its caret marks dropped)."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    kept = [ln for ln in lines if ln and not ln.startswith("LINE ") and set(ln) - {"^", " "}]
+    return " ".join(kept) or type(exc).__name__
+
+
+# --- which database ---------------------------------------------------------------------------
+
+def _db_name(descriptor: dict[str, Any]) -> str:
+    from datapkg.build import artefact_names
+
+    return artefact_names(descriptor)[0]
+
+
+def _cache_dirs(root: Path, origin: Path) -> list[Path]:
+    env = os.environ.get("DPKG_CACHE_DIR")
+    if env:
+        return [Path(env)]
+    base = origin.parent if origin.is_file() else root
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dpkg"
+    import hashlib
+
+    return [base / CACHE_DIR, home / hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:16]]
+
+
+def _up_to_date(db: Path, root: Path, descriptor_name: str) -> bool:
+    import duckdb
+
+    from datapkg.database import is_up_to_date
+
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return is_up_to_date(con, root, descriptor_name)
+    finally:
+        con.close()
+
+
+def _rebuild(folder: Path, name: str, root: Path, descriptor_name: str, descriptor: dict[str, Any],
+             step: Callable[[str], None]) -> Path:
+    """Build the database into ``folder/name`` through a temporary file (atomic replace)."""
+    from datapkg.database import create_database
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        create_database(tmp, root, descriptor_name, descriptor, step=step)
+        os.replace(tmp, folder / name)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            leftover.unlink(missing_ok=True)
+    return folder / name
+
+
+def resolve_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,
+                     step: Callable[[str], None] | None = None) -> tuple[Path, str]:
+    """(database file, ``"build"`` or ``"cache"``) for the package at ``path``, rebuilding the cache if stale."""
+    from datapkg.package_source import open_package
+
+    step = step or (lambda _msg: None)
+    with open_package(path) as source:
+        name = _db_name(source.descriptor)
+        folders = list(dist) if dist is not None else [source.root / "dist", Path("dist")]
+        seen: set[Path] = set()
+        for folder in folders:
+            db = (folder / name).resolve()
+            if db in seen or not db.is_file():
+                continue
+            seen.add(db)
+            if _up_to_date(db, source.root, source.descriptor_name):
+                return db, "build"
+        errors = []
+        for folder in _cache_dirs(source.root, Path(str(path))):
+            db = folder / name
+            if db.is_file() and _up_to_date(db, source.root, source.descriptor_name):
+                return db, "cache"
+            try:
+                step("building the query cache")
+                return _rebuild(folder, name, source.root, source.descriptor_name, source.descriptor, step), "cache"
+            except PermissionError as exc:
+                errors.append(f"{folder}: {exc.strerror}")
+        raise UsageError(f"cannot write a query cache ({'; '.join(errors)}); set DPKG_CACHE_DIR to a writable folder")
+
+
+# --- running SQL ------------------------------------------------------------------------------
+
+def connect(db: Path) -> Any:
+    """A read-only connection that cannot reach the file system (no ATTACH, COPY, read_csv...)."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot open {db}: {one_line(exc)}") from None
+
+
+def run_sql(con: Any, sql: str) -> Result:
+    """Run ``sql`` (one or more statements) read-only; return the last statement's result.
+
+    A statement that would write, attach, copy, load or change settings is refused before
+    anything runs; a SQL error becomes a one-line :class:`UsageError` (exit 2).
+    """
+    import duckdb
+
+    if not sql.strip():
+        raise UsageError("no SQL given")
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise UsageError(one_line(exc)) from None
+    if not statements:
+        raise UsageError("no SQL statement given")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in ALLOWED:
+            raise UsageError(f"read-only: {kind} statements are not allowed here "
+                             f"(dpkg query runs SELECT, EXPLAIN, PRAGMA and CALL only)")
+    cursor = None
+    try:
+        for statement in statements:
+            cursor = con.execute(statement.query)
+        description = cursor.description or []
+        rows = cursor.fetchall() if description else []
+    except duckdb.Error as exc:
+        raise UsageError(one_line(exc)) from None
+    return Result([d[0] for d in description], [str(d[1]) for d in description], rows)
+
+
+def schema_listing(con: Any) -> Result:
+    """Tables and views with their columns, types and comments (the ``_dpkg`` bookkeeping hidden)."""
+    sql = """
+        SELECT o.name AS "table", o.kind, c.column_name AS "column", c.data_type AS type,
+               NOT c.is_nullable AS not_null, coalesce(c.comment, '') AS comment, o.comment AS table_comment
+        FROM (SELECT table_name AS name, 'table' AS kind, comment, schema_name FROM duckdb_tables()
+              UNION ALL SELECT view_name, 'view', comment, schema_name FROM duckdb_views() WHERE NOT internal) o
+        JOIN duckdb_columns() c ON c.table_name = o.name AND c.schema_name = o.schema_name
+        WHERE o.schema_name = 'main'
+        ORDER BY o.kind, o.name, c.column_index"""
+    cursor = con.execute(sql)
+    return Result([d[0] for d in cursor.description], [str(d[1]) for d in cursor.description], cursor.fetchall())
+
+
+# --- output formats ---------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of a DuckDB value (dates ISO 8601, decimals as numbers, lists kept)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    plain = _plain(value)
+    if isinstance(plain, (list, dict)):
+        return json.dumps(plain, ensure_ascii=False)
+    if isinstance(plain, bool):
+        return "true" if plain else "false"
+    return str(plain)
+
+
+def render(result: Result, fmt: str) -> str:
+    """``result`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``."""
+    if fmt == "json":
+        return json.dumps([dict(zip(result.columns, map(_plain, row))) for row in result.rows],
+                          ensure_ascii=False, indent=2) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False) + "\n"
+                       for row in result.rows)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([_text(v) for v in row] for row in result.rows)
+        return buffer.getvalue()
+    cells = [[_text(v).replace("\r", " ").replace("\n", " ") for v in row] for row in result.rows]
+    if fmt == "markdown":
+        def esc(text: str) -> str:
+            return text.replace("\\", "\\\\").replace("|", "\\|")
+
+        lines = ["| " + " | ".join(esc(c) for c in result.columns) + " |", "|" + "---|" * len(result.columns)]
+        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+    if fmt == "table":
+        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
+        numeric = [t.upper() in {"BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"}
+                   or t.upper().startswith("DECIMAL") for t in result.types]
+
+        def line(values: list[str]) -> str:
+            return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+        out = [line(result.columns), "-+-".join("-" * w for w in widths)] + [line(row) for row in cells]
+        out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+        return "\n".join(out) + "\n"
+    raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def render_schema(result: Result, fmt: str) -> str:
+    """The schema listing: grouped text for ``table``, else the plain formats."""
+    if fmt != "table":
+        return render(result, fmt)
+    lines: list[str] = []
+    current = None
+    for table, kind, column, type_, not_null, comment, table_comment in result.rows:
+        if table != current:
+            if current is not None:
+                lines.append("")
+            lines.append(f"{table} ({kind})" + (f" — {table_comment}" if table_comment else ""))
+            current = table
+        flag = " NOT NULL" if not_null else ""
+        lines.append(f"  {column}  {type_}{flag}" + (f"  — {comment}" if comment else ""))
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,157 @@
+"""The release zip and SHA256SUMS of ``dpkg build``, written reproducibly.
+
+The zip holds the data package itself: ``datapackage.json`` at its root (every local resource
+with ``bytes`` and ``hash`` = ``"sha256:<hex>"``) and every file the package names at its
+package-relative path. Members are sorted, stamped with one fixed time and fixed permissions,
+so that the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from datapkg.atomic import write_bytes
+from datapkg.checks.files import sha256_of
+from datapkg.errors import UsageError
+from datapkg.package_source import check_relative_path, is_remote, resource_paths
+
+DESCRIPTOR = "datapackage.json"
+SUMS = "SHA256SUMS"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+MEMBER_MODE = 0o644 << 16
+
+
+def release_time(descriptor: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
+    """The fixed time stamped on every zip member.
+
+    ``SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), else the package's
+    ``created`` date, else 1980-01-01: never the clock.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment: datetime | None = None
+    if epoch and epoch.strip().isdigit():
+        moment = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    elif isinstance(descriptor.get("created"), str):
+        try:
+            moment = datetime.fromisoformat(descriptor["created"].replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if moment is None or moment.year < 1980 or moment.year > 2107:
+        return ZIP_EPOCH
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second - moment.second % 2)
+
+
+def _local(path: Any) -> bool:
+    return isinstance(path, str) and bool(path) and not is_remote(path)
+
+
+def named_files(root: Path, descriptor: dict[str, Any], row_files: Iterable[str] = ()) -> list[str]:
+    """Every package-relative file the release must carry (descriptor excluded), sorted.
+
+    Resource data paths, schema and dialect paths, ``row_files`` (files that rows of the
+    package name, e.g. article texts) and local ``path`` values of licences, sources and
+    contributors that exist as files inside the package.
+    """
+    names: set[str] = set()
+    for resource in descriptor.get("resources") or []:
+        if not isinstance(resource, dict):
+            continue
+        for rel in resource_paths(resource):
+            if _local(rel):
+                names.add(rel)
+        for key in ("schema", "dialect"):
+            if _local(resource.get(key)):
+                names.add(resource[key])
+        for item in resource.get("licenses") or resource.get("sources") or []:
+            if isinstance(item, dict) and _local(item.get("path")) and (root / item["path"]).is_file():
+                names.add(item["path"])
+    for key in ("licenses", "sources", "contributors"):
+        for item in descriptor.get(key) or []:
+            if isinstance(item, dict) and _local(item.get("path")):
+                try:
+                    check_relative_path(item["path"], f"{key} path")
+                except UsageError:
+                    continue
+                if (root / item["path"]).is_file():
+                    names.add(item["path"])
+    names.update(row_files)
+    out = []
+    for rel in sorted(names):
+        check_relative_path(rel, "release file")
+        posix = PurePosixPath(rel.replace("\\", "/")).as_posix()
+        if posix == DESCRIPTOR:
+            continue
+        if not (root / posix).is_file():
+            raise UsageError(f"{posix}: the package names this file but it does not exist")
+        out.append(posix)
+    return sorted(set(out))
+
+
+def released_descriptor(root: Path, descriptor: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``descriptor`` with ``bytes`` and ``hash`` (``sha256:<hex>``) set on every local single-file resource."""
+    released = copy.deepcopy(descriptor)
+    for resource in released.get("resources") or []:
+        if not isinstance(resource, dict):
+            continue
+        paths = resource_paths(resource)
+        if len(paths) != 1 or not _local(paths[0]):
+            continue
+        file = root / paths[0]
+        resource["bytes"] = file.stat().st_size
+        resource["hash"] = f"sha256:{sha256_of(file)}"
+    return released
+
+
+def descriptor_bytes(descriptor: dict[str, Any]) -> bytes:
+    """The released descriptor as stable JSON (2-space indent, keys in their order, final newline)."""
+    return (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target: Path) -> None:
+    """Write the reproducible release zip of the package at ``root`` to ``target`` (atomically)."""
+    stamp = release_time(descriptor)
+    members = {DESCRIPTOR: descriptor_bytes(released_descriptor(root, descriptor))}
+    for rel in files:
+        members[rel] = (root / rel).read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = MEMBER_MODE
+            info.create_system = 3  # Unix, whatever the machine
+            archive.writestr(info, members[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    write_bytes(target, buffer.getvalue())
+
+
+def write_sums(folder: Path, exclude: Iterable[str] = (SUMS,)) -> str:
+    """Write ``SHA256SUMS`` over every file under ``folder`` (sorted by path); return its text."""
+    skip = set(exclude)
+    lines = []
+    for rel in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()):
+        path = folder / rel
+        if rel in skip or any(part.startswith(".") for part in PurePosixPath(rel).parts):
+            continue
+        lines.append(f"{sha256_of(path)}  {rel}\n")
+    text = "".join(lines)
+    write_bytes(folder / SUMS, text.encode("ascii"))
+    return text
+
+
+def finish_folder(folder: Path, descriptor: dict[str, Any]) -> None:
+    """Readable permissions (0644 files, 0755 folders) and the release time as every file's mtime."""
+    stamp = calendar.timegm((*release_time(descriptor), 0, 0, 0))
+    for path in [folder, *folder.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        os.utime(path, (stamp, stamp))

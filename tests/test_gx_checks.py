@@ -1,0 +1,174 @@
+"""The GX path: each generated expectation kind fed broken data gives the exact finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import frictionless
+import pytest
+
+from datapkg.checks.gx_checks import gx_resources, run_gx_checks
+from tests.packages import write_package
+
+PARENT_FIELDS = [
+    {"name": "id", "type": "string", "constraints": {"required": True, "pattern": "P[0-9]{3}"}},
+    {"name": "name", "type": "string", "constraints": {"required": True}},
+]
+CHILD_FIELDS = [
+    {"name": "id", "type": "string", "constraints": {"required": True, "unique": True, "pattern": "C[0-9]+"}},
+    {"name": "parent_id", "type": "string"},
+    {"name": "day", "type": "date"},
+    {"name": "country", "type": "string", "constraints": {"enum": ["RU", "KP", "CN"]}},
+    {"name": "amount", "type": "number", "constraints": {"minimum": 0, "maximum": 100}},
+    {"name": "n", "type": "integer"},
+    {"name": "flag", "type": "boolean"},
+    {"name": "note", "type": "string", "constraints": {"minLength": 2, "maxLength": 10}},
+    {"name": "year", "type": "year"},
+    {"name": "kind", "type": "string", "categories": ["a", "b"]},
+]
+CHILD_HEADER = [f["name"] for f in CHILD_FIELDS]
+CLEAN_ROW = ["C1", "P001", "2024-03-01", "RU", "5.5", "7", "true", "ok note", "2024", "a"]
+
+
+def _package(tmp_path: Path, child_rows: list[list[str]], child_schema: dict | None = None,
+             parent_rows: list[list[str]] | None = None) -> tuple[Path, dict]:
+    parent_rows = parent_rows or [["P001", "first"], ["P002", "second"]]
+    child = "\n".join(",".join(r) for r in [CHILD_HEADER] + child_rows) + "\n"
+    parent = "\n".join(",".join(r) for r in [["id", "name"]] + parent_rows) + "\n"
+    resources = [
+        {"name": "parent", "path": "data/parent.csv", "format": "csv",
+         "schema": {"fields": PARENT_FIELDS, "primaryKey": ["id"]}},
+        {"name": "child", "path": "data/child.csv", "format": "csv",
+         "schema": child_schema or {"fields": CHILD_FIELDS, "primaryKey": ["id"],
+                                    "foreignKeys": [{"fields": ["parent_id"], "reference": {"resource": "parent", "fields": ["id"]}}]}},
+    ]
+    descriptor_path = write_package(tmp_path, resources, {"data/parent.csv": parent, "data/child.csv": child})
+    return tmp_path, json.loads(descriptor_path.read_text())
+
+
+def _rows(n: int = 4) -> list[list[str]]:
+    rows = []
+    for i in range(n):
+        row = list(CLEAN_ROW)
+        row[0] = f"C{i + 1}"
+        rows.append(row)
+    return rows
+
+
+def _findings(tmp_path: Path, rows: list[list[str]], **kwargs) -> list[tuple]:
+    root, descriptor = _package(tmp_path, rows, **kwargs)
+    findings = run_gx_checks(root, descriptor, curation=False)
+    return sorted((f.check, f.file, f.row, f.field, f.value) for f in findings)
+
+
+def test_clean_package_has_no_findings(tmp_path):
+    assert _findings(tmp_path, _rows()) == []
+
+
+@pytest.mark.parametrize("column,bad,check", [
+    ("id", "X9", "expect_column_values_to_match_regex"),
+    ("day", "2024-02-30", "expect_column_values_to_match_strftime_format"),
+    ("day", "01/03/2024", "expect_column_values_to_match_strftime_format"),
+    ("country", "US", "expect_column_values_to_be_in_set"),
+    ("amount", "100.5", "expect_column_values_to_be_between"),
+    ("amount", "-1", "expect_column_values_to_be_between"),
+    ("amount", "lots", "expect_column_values_to_match_regex"),
+    ("n", "7.5", "expect_column_values_to_match_regex"),
+    ("flag", "yes", "expect_column_values_to_be_in_set"),
+    ("note", "x", "expect_column_value_lengths_to_be_between"),
+    ("note", "far too long a note", "expect_column_value_lengths_to_be_between"),
+    ("year", "24", "expect_column_values_to_match_regex"),
+    ("kind", "c", "expect_column_values_to_be_in_set"),
+    ("parent_id", "P999", "foreign-key"),
+])
+def test_each_expectation_kind_reports_the_broken_cell(tmp_path, column, bad, check):
+    rows = _rows()
+    rows[2][CHILD_HEADER.index(column)] = bad
+    assert _findings(tmp_path, rows) == [(check, "data/child.csv", 4, column, bad)]
+
+
+def test_required_field_left_empty(tmp_path):
+    parent = [["P001", "first"], ["P002", ""]]
+    assert _findings(tmp_path, _rows(), parent_rows=parent) == [
+        ("expect_column_values_to_not_be_null", "data/parent.csv", 3, "name", None)]
+
+
+def test_unique_reports_the_repeats_like_frictionless(tmp_path):
+    rows = _rows()
+    rows[3][0] = "C2"
+    found = _findings(tmp_path, rows)
+    assert found == [("expect_column_values_to_be_unique", "data/child.csv", 5, "id", "C2")]
+
+
+def test_compound_primary_key_and_unique_keys(tmp_path):
+    schema = {"fields": CHILD_FIELDS, "primaryKey": ["id", "n"], "uniqueKeys": [["country", "kind"]]}
+    rows = _rows(3)
+    rows[1][0] = "C1"
+    rows[2][3] = "KP"
+    found = _findings(tmp_path, rows, child_schema=schema)
+    # rows 2 and 3 share (id, n); rows 2 and 3 also share (country, kind) = (RU, a); row 4 is (KP, a)
+    assert ("expect_compound_columns_to_be_unique", "data/child.csv", 3, "id,n", "C1,7") in found
+    assert ("expect_compound_columns_to_be_unique", "data/child.csv", 3, "country,kind", "RU,a") in found
+    assert all(f[2] == 3 for f in found)
+
+
+def test_missing_values_are_not_type_errors(tmp_path):
+    schema = {"fields": CHILD_FIELDS, "missingValues": ["", "NA"]}
+    rows = _rows()
+    rows[1][5] = "NA"
+    rows[2][5] = "x"
+    assert _findings(tmp_path, rows, child_schema=schema) == [
+        ("expect_column_values_to_match_regex", "data/child.csv", 4, "n", "x")]
+
+
+def test_hand_written_suite_adds_to_generated(tmp_path):
+    rows = _rows()
+    rows[1][4] = "60"
+    root, descriptor = _package(tmp_path, rows)
+    suite = {"name": "child-extra", "meta": {"resource": "child"}, "expectations": [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "max_value": 50},
+         "meta": {"dpkg": {"message": "amount {value} is above 50"}}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {}},
+    ]}
+    (root / "validations").mkdir()
+    (root / "validations" / "child-extra.json").write_text(json.dumps(suite))
+    findings = run_gx_checks(root, descriptor, curation=False)
+    got = sorted((f.check, f.row, f.field, f.message) for f in findings)
+    assert ("expect_column_values_to_be_between", 3, "amount", "amount 60 is above 50") in got
+    assert ("expect_table_row_count_to_be_between", None, None, "expect_table_row_count_to_be_between failed (observed: 4)") in got
+    assert len(got) == 2
+
+
+def test_gx_resources_names_what_the_path_covers(tmp_path):
+    root, descriptor = _package(tmp_path, _rows())
+    descriptor["resources"].append({"name": "sheet", "path": "x.xlsx", "format": "xlsx", "schema": {"fields": [{"name": "a"}]}})
+    assert gx_resources(root, descriptor) == {"parent", "child"}
+
+
+def test_data_docs_are_written(tmp_path):
+    rows = _rows()
+    rows[0][3] = "US"
+    root, descriptor = _package(tmp_path / "pkg", rows)
+    docs = tmp_path / "docs"
+    findings = run_gx_checks(root, descriptor, data_docs=docs, curation=False)
+    assert [f.row for f in findings] == [2]
+    pages = list(docs.rglob("*.html"))
+    assert (docs / "index.html").is_file() and len(pages) > 1
+
+
+def test_same_seeded_errors_as_frictionless(tmp_path):
+    """Seeded errors of each kind: frictionless and the GX path find them at the same file, row and field."""
+    rows = _rows(8)
+    seeds = {(3, "id"): "bad", (4, "day"): "2024-13-01", (5, "country"): "XX", (6, "amount"): "1000",
+             (7, "n"): "seven", (8, "parent_id"): "P404", (9, "note"): "y"}
+    for (row, column), value in seeds.items():
+        rows[row - 2][CHILD_HEADER.index(column)] = value
+    root, descriptor = _package(tmp_path, rows)
+    report = frictionless.validate(str(root / "datapackage.json"))
+    by_frictionless = sorted({(task.place, e.row_number,
+                               getattr(e, "field_name", None) or ",".join(getattr(e, "field_names", [])))
+                              for task in report.tasks for e in task.errors})
+    by_gx = sorted({(f.file, f.row, f.field) for f in run_gx_checks(root, descriptor, curation=False)})
+    assert by_gx == by_frictionless
+    assert len(by_gx) == len(seeds)

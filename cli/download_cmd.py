@@ -53,11 +53,10 @@ def download(
 ) -> None:
     """Download a release, verify every checksum, size and hash, and extract it into DIR.
 
-    DIR ends up holding datapackage.json and the resources at their paths (ready for
-    'dpkg validate DIR'), plus release/ with the zip, SHA256SUMS and the other artefacts.
-    Nothing changes in DIR unless every check passed. Exit 0 on success, 1 when a checksum,
-    size or hash does not match, 2 on bad input, a refused archive or a network failure.
-    """
+    DIR ends up holding datapackage.json and the resources at their paths (ready for 'dpkg validate DIR'), plus release/ with the zip, SHA256SUMS and the other artefacts ('dpkg verify DIR' checks them again).
+
+    Nothing changes in DIR unless every check passed. Exit 0 on success, 1 when a checksum, size or hash does not match, 2 on bad input, a refused archive or a network failure.
+    """  # noqa: E501 - one line per paragraph: the help screen wraps them
     from datapkg.download import Options
     from datapkg.download import download as run
     from datapkg.errors import DpkgError

@@ -21,9 +21,8 @@ def verify(
 ) -> None:
     """Verify a release: every SHA256SUMS line, and every resource's bytes and hash.
 
-    Exit 0 when everything matches, 1 when something does not, 2 when PATH holds nothing to verify
-    or a hostile archive.
-    """
+    Exit 0 when everything matches, 1 when something does not, 2 when PATH holds nothing to verify or a hostile archive.
+    """  # noqa: E501 - one line per paragraph: the help screen wraps them
     from datapkg.renderers import get_renderer
     from datapkg.verify import verify_release
 

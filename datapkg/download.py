@@ -109,7 +109,11 @@ class Result:
 
 
 class _Retry(Exception):
-    """A failed attempt that may succeed when tried again."""
+    """A failed attempt that may succeed when tried again (after ``wait`` seconds if the server said so)."""
+
+    def __init__(self, message: str, wait: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 # --------------------------------------------------------------------------- sources
@@ -214,7 +218,7 @@ class _HttpSource(_Source):
                 if failures > options.retries:
                     tries = f"{failures} attempts" if failures > 1 else "1 attempt"
                     raise UsageError(f"{url}: {reason} (gave up after {tries})") from None
-                delay = min(options.backoff * 2 ** (failures - 1), 30.0)
+                delay = min(max(options.backoff * 2 ** (failures - 1), getattr(exc, "wait", 0.0)), 30.0)
                 self.transfers.retries += 1
                 self.progress.note(f"{rel}: {reason}; retrying in {delay:g} s (at byte {reached})")
                 time.sleep(delay)
@@ -237,7 +241,8 @@ class _HttpSource(_Source):
                 target.unlink()
                 raise _Retry("the server refused the resume range")
             if status in RETRY_STATUSES:
-                raise _Retry(f"HTTP {status} {response.reason_phrase}")
+                after = response.headers.get("retry-after", "")
+                raise _Retry(f"HTTP {status} {response.reason_phrase}", float(after) if after.isdigit() else 0.0)
             if status not in (200, 206):
                 raise UsageError(f"{url}: HTTP {status} {response.reason_phrase}")
             length = response.headers.get("content-length")

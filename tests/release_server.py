@@ -18,7 +18,7 @@ class Behaviour:
     ``files``: path -> bytes served. ``ranges``: honour ``Range`` (else always 200 with the whole
     file). ``drop``: path -> how many responses of that path are cut off halfway. ``redirects``:
     path -> Location. ``stall``: paths whose request is never answered. ``stall_body``: paths whose
-    headers are sent, then nothing.
+    headers are sent, then nothing. ``busy``: path -> how many requests get 503 (Retry-After: 0).
     """
 
     files: dict[str, bytes]
@@ -27,6 +27,7 @@ class Behaviour:
     redirects: dict[str, str] = field(default_factory=dict)
     stall: set[str] = field(default_factory=set)
     stall_body: set[str] = field(default_factory=set)
+    busy: dict[str, int] = field(default_factory=dict)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,6 +55,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(path, 0)
             self.server.release.wait(10)
             self.close_connection = True
+            return
+        if self.server.busy[path] < behaviour.busy.get(path, 0):
+            self.server.busy[path] += 1
+            self._record(path, 503)
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         data = behaviour.files.get(path)
         if data is None:
@@ -106,6 +115,7 @@ class _Server(ThreadingHTTPServer):
         self.log: list[tuple[str, str | None, int]] = []
         self.headers_seen: list[dict[str, str]] = []
         self.drops: Counter[str] = Counter()
+        self.busy: Counter[str] = Counter()
         self.release = threading.Event()
 
 

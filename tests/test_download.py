@@ -371,3 +371,16 @@ def test_interrupted_download_leaves_dir_as_it_was(tmp_path: Path, earlier: Path
     with ReleaseServer(Behaviour(release_files())) as server, pytest.raises(KeyboardInterrupt):
         run(server.url(), earlier, Options(retries=0), Interrupt())
     assert_unchanged(earlier, before)
+
+
+def test_busy_server_is_retried_then_given_up(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files, busy={ZIP: 2})) as server:
+        ok = download(server.url(ZIP), tmp_path / "ok")
+    assert ok.exit_code == 0, ok.output
+    assert [s for p, _, s in server.log if p == ZIP] == [503, 503, 200]
+    with ReleaseServer(Behaviour(files, busy={ZIP: 9})) as server:
+        busy = download(server.url(ZIP), tmp_path / "busy")
+    assert busy.exit_code == 2
+    assert one_line(busy) == f"dpkg: error: {server.url(ZIP)}: HTTP 503 Service Unavailable (gave up after 3 attempts)"
+    assert not (tmp_path / "busy").exists()

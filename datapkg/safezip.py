@@ -117,11 +117,19 @@ def inspect(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_LIMITS
     return files
 
 
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The member name as stored: UTF-8 when flagged so, else code page 437."""
+    try:
+        return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    except UnicodeEncodeError:
+        return info.orig_filename.encode("utf-8")
+
+
 def _check_overlaps(infos: list[zipfile.ZipInfo], name: str) -> None:
     """Refuse entries whose data overlap (the 'non-recursive' zip bomb reuses one compressed kernel)."""
     ordered = sorted(infos, key=lambda i: i.header_offset)
     for current, following in zip(ordered, ordered[1:]):
-        end = current.header_offset + 30 + len(current.filename.encode("utf-8")) + current.compress_size
+        end = current.header_offset + 30 + len(_raw_name(current)) + current.compress_size
         if following.header_offset < end:
             raise UsageError(f"{name}: members {current.filename!r} and {following.filename!r} overlap; "
                              "refused (zip bomb?)")

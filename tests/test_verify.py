@@ -215,3 +215,22 @@ def test_unknown_hash_algorithm_is_an_error(tmp_path: Path) -> None:
     code, report = verify_json(tmp_path)
     assert code == 1
     assert keys(report) == {("hash-unsupported", "data.csv", "error")}
+
+
+def test_overlapping_entries_refused(tmp_path: Path) -> None:
+    """The 'non-recursive' zip bomb: two central-directory entries share one local file's data."""
+    data = bytearray(_zip({"a.txt": b"a" * 100, "b.txt": b"a" * 100}).getvalue())
+    second = data.rindex(b"PK\x01\x02")
+    data[second + 42:second + 46] = (0).to_bytes(4, "little")  # b.txt's local header offset -> a.txt's
+    path = tmp_path / "overlap.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UsageError, match=r"^overlap.zip: members 'a.txt' and 'b.txt' overlap; refused \(zip bomb\?\)"):
+        safezip.extract(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_ascii_member_names_do_not_look_overlapping(tmp_path: Path) -> None:
+    path = tmp_path / "names.zip"
+    path.write_bytes(_zip({"résumé.csv": b"1", "données/été.csv": b"2", "x.csv": b"3"}).getvalue())
+    written = safezip.extract(path, tmp_path / "out")
+    assert sorted(p.as_posix() for p in written) == ["données/été.csv", "résumé.csv", "x.csv"]

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "cli.verify_cmd",
     "cli.build_cmd",
     "cli.query_cmd",
+    "cli.expectations_cmd",
 ]
 
 DEBIAN_OPTIONS = {

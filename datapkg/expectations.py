@@ -111,8 +111,9 @@ def field_expectations(fld: dict[str, Any]) -> list[dict[str, Any]]:
                         name, kind="pattern"))
     low = constraints.get("minimum", constraints.get("exclusiveMinimum"))
     high = constraints.get("maximum", constraints.get("exclusiveMaximum"))
-    if (low is not None or high is not None) and kind in ("integer", "number", "year", "date", "datetime", "time", "yearmonth"):
-        kwargs: dict[str, Any] = {"column": _compare_column(fld), "min_value": low, "max_value": high}
+    if (low is not None or high is not None) and kind in ("integer", "number", "year", "date", "datetime"):
+        # the typed column: GX compares dates as datetimes (it parses ISO bounds itself)
+        kwargs: dict[str, Any] = {"column": name, "min_value": low, "max_value": high}
         if "exclusiveMinimum" in constraints and "minimum" not in constraints:
             kwargs["strict_min"] = True
         if "exclusiveMaximum" in constraints and "maximum" not in constraints:

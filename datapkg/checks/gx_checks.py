@@ -270,7 +270,7 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
     select = ", ".join(quote_ident(c) for c in wanted)
     if prepared.map_expectations:
         where = " OR ".join(predicates)
-        frame = con.execute(f"SELECT {select} FROM {view} WHERE {where} ORDER BY {ROW} LIMIT {max_rows + 1}").df()
+        frame = _frame(con, f"SELECT {select} FROM {view} WHERE {where} ORDER BY {ROW} LIMIT {max_rows + 1}")
         if len(frame) > max_rows:
             frame = frame.iloc[:max_rows]
             prepared.truncated = True
@@ -281,8 +281,19 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
                 prepared.messages[col[: -len("#message")]] = dict(zip(values[ROW].astype(int), values[col]))
     if prepared.other_expectations:
         cols = {ROW} | {c for exp in prepared.other_expectations for c in expectation_columns(exp) if c in available}
-        prepared.full = con.execute(f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}").df()
+        prepared.full = _frame(con, f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}")
     return prepared
+
+
+def _frame(con: Any, sql: str) -> Any:
+    """A pandas frame of ``sql``; DATE columns hold ``datetime.date`` (GX compares them with date bounds)."""
+    cursor = con.execute(sql)
+    dates = [d[0] for d in cursor.description if str(d[1]).upper() == "DATE"]
+    frame = cursor.df()
+    for col in dates:
+        frame[col] = [None if v is None or v != v else v.date() for v in frame[col].astype(object)]
+        frame[col] = frame[col].astype(object)
+    return frame
 
 
 # --- GX results -> findings ------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""Suite generation from Table Schemas, ``dpkg expectations generate``, curation rules through GX."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from datapkg.checks.gx_checks import run_gx_checks
+from datapkg.expectations import resource_expectations
+from tests.packages import write_package
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True, "unique": True, "minimum": 1}},
+        {"name": "code", "type": "string", "constraints": {"pattern": "[A-Z]{2}", "enum": ["RU", "KP"],
+                                                            "minLength": 2, "maxLength": 2}},
+        {"name": "day", "type": "date", "constraints": {"exclusiveMaximum": "2030-01-01"}},
+        {"name": "kind", "type": "string", "categories": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]},
+        {"name": "tags", "type": "list", "itemType": "integer"},
+        {"name": "parent", "type": "integer"},
+    ],
+    "primaryKey": "id",
+    "uniqueKeys": [["code", "day"]],
+    "foreignKeys": [{"fields": "parent", "reference": {"resource": "", "fields": "id"}}],
+}
+
+
+def test_every_schema_constraint_becomes_an_expectation():
+    got = {(e["type"], e["kwargs"].get("column") or tuple(e["kwargs"].get("column_list", ())), e["meta"]["dpkg"]["kind"])
+           for e in resource_expectations("t", SCHEMA)}
+    assert got == {
+        ("expect_column_values_to_match_regex", "id::text", "type"),
+        ("expect_column_values_to_not_be_null", "id::text", "required"),
+        ("expect_column_values_to_be_unique", "id", "unique"),
+        ("expect_column_values_to_be_between", "id", "range"),
+        ("expect_column_values_to_be_in_set", "code", "enum"),
+        ("expect_column_values_to_match_regex", "code", "pattern"),
+        ("expect_column_value_lengths_to_be_between", "code", "length"),
+        ("expect_column_values_to_match_strftime_format", "day::text", "type"),
+        ("expect_column_values_to_be_between", "day", "range"),
+        ("expect_column_values_to_be_in_set", "kind", "categories"),
+        ("expect_column_values_to_be_null", "type:tags", "type"),
+        ("expect_column_values_to_match_regex", "parent::text", "type"),
+        ("expect_compound_columns_to_be_unique", ("code", "day"), "unique-key"),
+        ("expect_column_values_to_be_null", "fk:parent->t(id)", "foreign-key"),
+    }
+    day_range = next(e for e in resource_expectations("t", SCHEMA) if e["kwargs"].get("column") == "day"
+                     and e["type"].endswith("between"))
+    assert day_range["kwargs"]["strict_max"] is True
+
+
+def test_generated_kinds_catch_broken_rows(tmp_path):
+    text = ("id,code,day,kind,tags,parent\n"
+            "1,RU,2024-01-01,a,\"1,2\",\n"
+            "2,KP,2024-01-02,b,\"3,x\",1\n"        # row 3: list item not an integer
+            "3,RU,2031-05-01,a,,7\n"               # row 4: day too late; parent 7 missing
+            "0,RU,2024-01-01,a,,\n")               # row 5: id < 1; (code, day) repeats row 2
+    write_package(tmp_path, [{"name": "t", "path": "t.csv", "format": "csv", "schema": SCHEMA}], {"t.csv": text})
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    found = sorted((f.check, f.row, f.field) for f in run_gx_checks(tmp_path, descriptor, curation=False))
+    assert found == [
+        ("expect_column_values_to_be_between", 4, "day"),
+        ("expect_column_values_to_be_between", 5, "id"),
+        ("expect_compound_columns_to_be_unique", 5, "code,day"),
+        ("foreign-key", 4, "parent"),
+        ("type-error", 3, "tags"),
+    ]
+
+
+def _copy_project(repo_root: Path, target: Path) -> Path:
+    shutil.copytree(repo_root, target, ignore=shutil.ignore_patterns(".venv", ".git", "dist", "*.egg-info", "__pycache__",
+                                                                      ".pytest_cache", "node_modules", "validations"))
+    return target
+
+
+def test_cli_generate_writes_gx_suites_that_gx_reads(tmp_path, repo_root):
+    import great_expectations as gx
+
+    pkg = _copy_project(repo_root, tmp_path / "pkg")
+    result = CliRunner().invoke(app, ["expectations", "generate", str(pkg)])
+    assert result.exit_code == 0, result.stderr
+    descriptor = json.loads((pkg / "datapackage.json").read_text())
+    files = sorted(p.name for p in (pkg / "validations").glob("*.json"))
+    assert files == sorted(f"{r['name']}.json" for r in descriptor["resources"] if "schema" in r)
+    gx.get_context(mode="ephemeral")
+    for path in (pkg / "validations").glob("*.json"):
+        data = json.loads(path.read_text())
+        assert data["meta"]["resource"] == path.stem
+        suite = gx.ExpectationSuite(**data)
+        assert len(suite.expectations) == len(data["expectations"]) > 0
+    # a hand-written suite is never overwritten
+    hand = pkg / "validations" / "articles.json"
+    hand.write_text(json.dumps({"name": "mine", "meta": {"resource": "articles"}, "expectations": []}))
+    result = CliRunner().invoke(app, ["expectations", "generate", str(pkg)])
+    assert result.exit_code == 2 and "not a generated suite" in result.stderr
+    assert json.loads(hand.read_text())["name"] == "mine"
+
+
+def test_cli_generate_bad_path():
+    result = CliRunner().invoke(app, ["expectations", "generate", "/no/such/package"])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_curation_rules_are_asserted_by_gx(tmp_path, repo_root):
+    """A quote changed in citations.csv: the curation rule's SQL finds it, GX reports it."""
+    pkg = _copy_project(repo_root, tmp_path / "pkg")
+    citations = pkg / "resources" / "citations.csv"
+    lines = citations.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\r\n").split(",")
+    quote_at = header.index("quote")
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO("".join(lines))))
+    rows[1][quote_at] = "Kalimat ini tidak ada di artikel mana pun sama sekali."
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    citations.write_text(out.getvalue(), encoding="utf-8")
+    descriptor = json.loads((pkg / "datapackage.json").read_text())
+    found = [f for f in run_gx_checks(pkg, descriptor) if f.check == "quote-not-found"]
+    assert [(f.file, f.row, f.field) for f in found] == [("resources/citations.csv", 2, "quote")]
+    assert "is not in the text of article" in found[0].message

@@ -12,7 +12,6 @@ from cli.main import app
 from tests.release_server import Behaviour, ReleaseServer
 from tests.releases import package_files
 
-pytest.importorskip("datapkg.build", reason="dpkg build has not landed in this checkout")
 runner = CliRunner()
 
 

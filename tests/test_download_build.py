@@ -54,3 +54,24 @@ def test_download_of_a_built_release(built_release: Path, tmp_path: Path) -> Non
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["stats"]["checked"] == ["release/SHA256SUMS", "descriptor"]
     assert runner.invoke(app, ["verify", str(built_release)]).exit_code == 0
+
+
+def _findings(path: Path) -> tuple[int, set[tuple]]:
+    result = runner.invoke(app, ["validate", str(path), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    return result.exit_code, {(e["check"], e["file"], e["row"], e["field"]) for e in report["errors"]}
+
+
+def test_this_repository_release_round_trip(repo_root: Path, tmp_path: Path) -> None:
+    """This repository's own package, built, served, downloaded: 'dpkg validate' says the same of both."""
+    dist = tmp_path / "dist"
+    built = runner.invoke(app, ["build", str(repo_root), "--out", str(dist), "--force", "--quiet"])
+    assert built.exit_code == 0, built.output
+    files = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    with ReleaseServer(Behaviour(files)) as server:
+        result = runner.invoke(app, ["download", server.url(), "--to", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+    assert _findings(out) == _findings(repo_root)

@@ -383,7 +383,9 @@ def default_dir(zip_name: str) -> Path:
 
 
 def _check_target(target: Path) -> None:
-    """Refuse to replace anything but a missing/empty folder or an earlier download."""
+    """Refuse to replace anything but a missing/empty folder or an earlier download (never the working folder)."""
+    if target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        raise UsageError(f"{target} is the working folder or holds it; name a folder to create or replace")
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} exists and is not a folder")
     if target.is_dir() and any(target.iterdir()):

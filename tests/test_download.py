@@ -384,3 +384,15 @@ def test_busy_server_is_retried_then_given_up(tmp_path: Path) -> None:
     assert busy.exit_code == 2
     assert one_line(busy) == f"dpkg: error: {server.url(ZIP)}: HTTP 503 Service Unavailable (gave up after 3 attempts)"
     assert not (tmp_path / "busy").exists()
+
+
+@pytest.mark.parametrize("to", [".", ".."])
+def test_working_folder_is_never_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to: str) -> None:
+    release = write_release(tmp_path / "dist")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    result = download(str(release), Path(to))
+    assert result.exit_code == 2
+    assert one_line(result) == f"dpkg: error: {to} is the working folder or holds it; name a folder to create or replace"
+    assert list(empty.iterdir()) == []

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # httpx is imported only when a URL is fetched
 
 HTTP_SCHEMES = ("http", "https")
 RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
+MAX_SUMS = 1 << 20  #: a SHA256SUMS file larger than this is refused (it lists a handful of artefacts)
 
 
 @dataclass(frozen=True)
@@ -342,12 +343,12 @@ def _plan(source: str, options: Options, progress: Progress, transfers: Transfer
         name = unquote(path.rsplit("/", 1)[-1])
         folder = path.endswith("/") or name == verify.SUMS
         base = where if path.endswith("/") else where.rsplit("/", 1)[0] + "/"
-        fetcher: _Source = _HttpSource(base, options, progress, transfers)
         if not folder:
             if not name:
                 raise UsageError(f"{source}: cannot tell the zip's name from the URL")
             safezip.relative_path(name, f"{source}: file name {name!r}")
-            return _Plan(fetcher, name, None, None)
+            return _Plan(_HttpSource(base, options, progress, transfers), name, None, None)
+        fetcher: _Source = _HttpSource(base, options, progress, transfers)
     else:
         local = Path(where)
         if not local.exists():
@@ -363,6 +364,8 @@ def _plan(source: str, options: Options, progress: Progress, transfers: Transfer
     try:
         target = staging / verify.SUMS
         fetcher.fetch(verify.SUMS, target)
+        if target.stat().st_size > MAX_SUMS:
+            raise UsageError(f"{source}: {verify.SUMS} is larger than {MAX_SUMS} bytes; refused")
         text = target.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         fetcher.close()

@@ -21,21 +21,21 @@ PACKAGE_HELP = "Folder with datapackage.json/.yaml, a descriptor file, or a zipp
 DIST_HELP = "Folder of a built release to use when up to date (default: dist/ in the package and here)."
 
 
-def _database(package: str, dist: list[Path] | None, quiet: bool) -> Path:
-    from datapkg.query import resolve_database
+def _database(package: str, dist: list[Path] | None, quiet: bool):
+    """A read-only connection to the package's up-to-date database (rebuilding the cache if needed)."""
+    from datapkg.query import open_database
 
     def step(message: str) -> None:
         if not quiet and sys.stderr.isatty():
             typer.echo(f"dpkg: {message}…", err=True)
 
-    db, _kind = resolve_database(package, dist=dist or None, step=step)
-    return db
+    con, _db, _kind = open_database(package, dist=dist or None, step=step)
+    return con
 
 
-def _show_schema(db: Path, fmt: Format) -> None:
-    from datapkg.query import connect, render_schema, schema_listing
+def _show_schema(con, fmt: Format) -> None:
+    from datapkg.query import render_schema, schema_listing
 
-    con = connect(db)
     try:
         typer.echo(render_schema(schema_listing(con), fmt.value), nl=False)
     finally:
@@ -71,9 +71,9 @@ def query(
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     if not sql or not sql.strip():
         raise UsageError("no SQL given (pass it as an argument or with -f FILE.sql)")
-    from datapkg.query import connect, render, run_sql
+    from datapkg.query import render, run_sql
 
-    con = connect(_database(package, dist, quiet))
+    con = _database(package, dist, quiet)
     try:
         result = run_sql(con, sql)
     finally:

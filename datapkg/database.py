@@ -33,6 +33,7 @@ class ViewInfo:
     name: str
     description: str
     sql: str
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -319,7 +320,8 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
             info.tables[name] = table.rows
             _comment(con, "TABLE", f"out.main.{q(name)}", _describe(resources[name]))
             for fld in table.fields:
-                _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}", _describe(fld))
+                _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}",
+                         _describe(fld) or f"{fld['name']} ({fld.get('type', 'string')}; no description in the schema)")
         step("loading texts")
         _load_texts(con, root, schemas, texts_name, info)
         step("creating views")
@@ -387,6 +389,13 @@ def _columns(con: Any, table: str) -> list[str]:
         "AND table_name = ? ORDER BY column_index", [table]).fetchall()]
 
 
+def _comments(con: Any, table: str) -> dict[str, str]:
+    """Column comments of an output table."""
+    return {c: t or "" for c, t in con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'out' AND schema_name = 'main' "
+        "AND table_name = ?", [table]).fetchall()}
+
+
 def _label(columns: list[str]) -> str | None:
     return next((c for c in LABEL_COLUMNS if c in columns), None)
 
@@ -402,7 +411,8 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
             cols = ", ".join(f"r.{q(c)}" for c in _columns(con, name))
             views.append(ViewInfo(f"{name}_with_text",
                                   f"Every row of {name} with the full text of the file it names (from {texts}).",
-                                  f"SELECT {cols}, t.text FROM {q(name)} r LEFT JOIN {q(texts)} t ON t.path = r.path"))
+                                  f"SELECT {cols}, t.text FROM {q(name)} r LEFT JOIN {q(texts)} t ON t.path = r.path",
+                                  {**_comments(con, name), "text": f"Full text of the file named by path (from {texts})."}))
     # 2. <resource>_expanded: a table with its foreign keys resolved.
     for name in tables:
         refs = [(c, r, rc) for c, r, rc in _foreign_keys(name, schemas[name]) if r != name and r in info.tables]
@@ -410,10 +420,12 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
             continue
         own = _columns(con, name)
         select = [f"t.{q(c)}" for c in own]
+        notes = dict(_comments(con, name))
         joins = []
         taken = set(own)
         for i, (cols, ref, ref_cols) in enumerate(refs):
             alias = f"r{i}"
+            ref_notes = _comments(con, ref)
             on = " AND ".join(f"{alias}.{q(rc)} = t.{q(c)}" for c, rc in zip(cols, ref_cols))
             joins.append(f"LEFT JOIN {q(ref)} {alias} ON {on}")
             for col in _columns(con, ref):
@@ -424,10 +436,12 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
                     continue
                 taken.add(label)
                 select.append(f"{alias}.{q(col)} AS {q(label)}")
+                notes[label] = f"{ref}.{col} of the row that {', '.join(cols)} refers to" + (
+                    f": {ref_notes[col]}" if ref_notes.get(col) else ".")
         views.append(ViewInfo(f"{name}_expanded",
                               f"Every row of {name} with the columns of the rows it refers to "
                               f"({', '.join(sorted({r for _, r, _ in refs}))}), prefixed with the table name.",
-                              f"SELECT {', '.join(select)} FROM {q(name)} t {' '.join(joins)}"))
+                              f"SELECT {', '.join(select)} FROM {q(name)} t {' '.join(joins)}", notes))
     # 3. cited_facts and <source>_fact_counts: a citations table (resource + record_id + a foreign key to a source).
     citation = _citation_table(con, schemas, info)
     if citation:
@@ -438,6 +452,8 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
             continue
         con.execute(f"CREATE VIEW out.main.{q(view.name)} AS {view.sql}")
         _comment(con, "VIEW", f"out.main.{q(view.name)}", view.description)
+        for col in _columns(con, view.name):
+            _comment(con, "COLUMN", f"out.main.{q(view.name)}.{q(col)}", view.columns.get(col, ""))
         info.views.append(view)
 
 
@@ -468,7 +484,7 @@ def _citation_views(con: Any, cit: dict[str, Any], schemas: dict[str, dict[str, 
         pk = _key_list(schemas[fact].get("primaryKey"))
         label = _label(_columns(con, fact))
         if len(pk) == 1 and label:
-            labels.append(f"WHEN {lit(fact)} THEN (SELECT CAST(f.{q(label)} AS VARCHAR) FROM {q(fact)} f "
+            labels.append(f"WHEN {lit(fact)} THEN (SELECT min(CAST(f.{q(label)} AS VARCHAR)) FROM {q(fact)} f "
                           f"WHERE CAST(f.{q(pk[0])} AS VARCHAR) = c.record_id)")
     fact_label = f"CASE c.resource {' '.join(labels)} END" if labels else "NULL"
     select = [f"c.{q(c)}" for c in own] + [f"{fact_label} AS fact"] + [f"s.{q(c)} AS {q(c)}" for c in src_cols]
@@ -480,12 +496,16 @@ def _citation_views(con: Any, cit: dict[str, Any], schemas: dict[str, dict[str, 
         joins += f" LEFT JOIN {q(info.texts_table)} t ON t.path = s.path"
     cit["label"] = _label(_columns(con, source))
     info.citations = cit
+    notes = {**_comments(con, name), "fact": "A readable label of the cited fact (its summary or name column).",
+             "quote_in_text": "True when the quote occurs in the cited text, runs of whitespace counting as one space."}
+    source_notes = _comments(con, source)
+    notes.update({c: f"{source}.{c}: {source_notes.get(c, '')}".rstrip(": ") for c in src_cols})
     views = [ViewInfo("cited_facts",
                       f"One row per citation: the fact it supports ({name}.resource + record_id, with a readable "
                       f"'fact' label), the quote, and the metadata of the {source} row it cites"
                       + (" (quote_in_text: the quote occurs verbatim in the article text, runs of whitespace counting as one "
                          "space, as the curation rule says)." if "quote_in_text" in " ".join(select) else "."),
-                      f"SELECT {', '.join(select)} FROM {q(name)} c {joins}")]
+                      f"SELECT {', '.join(select)} FROM {q(name)} c {joins}", notes)]
     per = ", ".join(f"count(DISTINCT c.record_id) FILTER (WHERE c.resource = {lit(f)}) AS {q(f)}" for f in cit["facts"])
     label = cit["label"]
     views.append(ViewInfo(
@@ -495,5 +515,9 @@ def _citation_views(con: Any, cit: dict[str, Any], schemas: dict[str, dict[str, 
         f"SELECT s.{q(key)}" + (f", s.{q(label)}" if label else "")
         + f", count(c.{q(fk)}) AS citations, count(DISTINCT c.resource || chr(0) || c.record_id) AS facts"
         + (f", {per}" if per else "")
-        + f" FROM {q(source)} s LEFT JOIN {q(name)} c ON c.{q(fk)} = s.{q(key)} GROUP BY ALL ORDER BY s.{q(key)}"))
+        + f" FROM {q(source)} s LEFT JOIN {q(name)} c ON c.{q(fk)} = s.{q(key)} GROUP BY ALL ORDER BY s.{q(key)}",
+        {key: source_notes.get(key, ""), **({label: source_notes.get(label, "")} if label else {}),
+         "citations": f"Rows of {name} that cite this {source} row.",
+         "facts": "Distinct facts (resource + record_id) those citations support.",
+         **{f: f"Distinct rows of {f} this {source} row supports." for f in cit["facts"]}}))
     return views

@@ -67,19 +67,20 @@ def _cache_dirs(root: Path, origin: Path) -> list[Path]:
     return [base / CACHE_DIR, home / hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:16]]
 
 
-def _up_to_date(db: Path, root: Path, descriptor_name: str) -> bool:
+def _open_if_current(db: Path, root: Path, descriptor_name: str) -> Any | None:
+    """A read-only connection to ``db`` when it was made from the files now at ``root``, else None."""
     import duckdb
 
     from datapkg.database import is_up_to_date
 
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error:
-        return False
-    try:
-        return is_up_to_date(con, root, descriptor_name)
-    finally:
-        con.close()
+        return None
+    if is_up_to_date(con, root, descriptor_name):
+        return con
+    con.close()
+    return None
 
 
 def _rebuild(folder: Path, name: str, root: Path, descriptor_name: str, descriptor: dict[str, Any],
@@ -98,9 +99,12 @@ def _rebuild(folder: Path, name: str, root: Path, descriptor_name: str, descript
     return folder / name
 
 
-def resolve_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,
-                     step: Callable[[str], None] | None = None) -> tuple[Path, str]:
-    """(database file, ``"build"`` or ``"cache"``) for the package at ``path``, rebuilding the cache if stale."""
+def open_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,
+                  step: Callable[[str], None] | None = None) -> tuple[Any, Path, str]:
+    """(read-only connection, database file, ``"build"`` or ``"cache"``) for the package at ``path``.
+
+    Uses the built database when it is up to date, else the cache, rebuilt first when stale.
+    """
     from datapkg.package_source import open_package
 
     step = step or (lambda _msg: None)
@@ -113,18 +117,22 @@ def resolve_database(path: str | Path = ".", *, dist: Iterable[Path] | None = No
             if db in seen or not db.is_file():
                 continue
             seen.add(db)
-            if _up_to_date(db, source.root, source.descriptor_name):
-                return db, "build"
+            con = _open_if_current(db, source.root, source.descriptor_name)
+            if con is not None:
+                return con, db, "build"
         errors = []
         for folder in _cache_dirs(source.root, Path(str(path))):
             db = folder / name
-            if db.is_file() and _up_to_date(db, source.root, source.descriptor_name):
-                return db, "cache"
+            con = _open_if_current(db, source.root, source.descriptor_name) if db.is_file() else None
+            if con is not None:
+                return con, db, "cache"
             try:
                 step("building the query cache")
-                return _rebuild(folder, name, source.root, source.descriptor_name, source.descriptor, step), "cache"
+                db = _rebuild(folder, name, source.root, source.descriptor_name, source.descriptor, step)
             except PermissionError as exc:
                 errors.append(f"{folder}: {exc.strerror}")
+                continue
+            return connect(db), db, "cache"
         raise UsageError(f"cannot write a query cache ({'; '.join(errors)}); set DPKG_CACHE_DIR to a writable folder")
 
 

@@ -1,0 +1,299 @@
+"""dpkg build: DuckDB database, Parquet, release zip, dictionary, SHA256SUMS; reproducible and atomic."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from datapkg import build as build_module
+from datapkg.build import InvalidPackage, build
+from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
+
+DB = "test-package.duckdb"
+ZIP = "test-package-1.2.0.zip"
+
+
+def csv_rows(text: str) -> int:
+    return len(list(csv.reader(io.StringIO(text)))) - 1
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    return cited_package(tmp_path / "pkg")
+
+
+@pytest.fixture
+def release(package: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "dist"
+    build(package, out)
+    return out
+
+
+def test_layout_and_sha256sums(release: Path) -> None:
+    names = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
+    assert names == ["SHA256SUMS", "dictionary.html", "dictionary.md", "parquet/cites.parquet", "parquet/docs.parquet",
+                     "parquet/events.parquet", "parquet/people.parquet", ZIP, DB]
+    lines = (release / "SHA256SUMS").read_text().splitlines()
+    listed = [line.split("  ", 1)[1] for line in lines]
+    assert listed == sorted(listed) and "SHA256SUMS" not in listed and set(listed) == set(names) - {"SHA256SUMS"}
+    for line in lines:
+        digest, rel = line.split("  ", 1)
+        assert digest == hashlib.sha256((release / rel).read_bytes()).hexdigest()
+    if shutil.which("sha256sum"):
+        done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=release, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_duckdb_tables_types_and_row_counts(release: Path) -> None:
+    con = duckdb.connect(str(release / DB), read_only=True)
+    counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("people", "events", "cites", "docs")}
+    assert counts == {"people": csv_rows(PEOPLE_CSV), "events": csv_rows(EVENTS_CSV), "cites": csv_rows(CITES_CSV),
+                      "docs": len(TEXTS)}
+    types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'people'").fetchall())
+    assert types == {"person_id": "VARCHAR", "name": "VARCHAR", "role": "VARCHAR", "age": "BIGINT", "born": "DATE",
+                     "active": "BOOLEAN", "tags": "VARCHAR[]", "score": "DOUBLE"}
+    row = con.execute("SELECT age, born, active, tags, score FROM people WHERE person_id = 'p1'").fetchone()
+    assert (row[0], str(row[1]), row[2], row[3], row[4]) == (40, "1984-01-08", True, ["kp", "leader"], 1.5)
+    assert con.execute("SELECT age, tags FROM people WHERE person_id = 'p3'").fetchone() == (None, None)
+    # no bookkeeping column of the loader leaks into the release
+    assert "__row" not in {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+
+
+def test_duckdb_keys_not_null_and_checks(release: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(release / DB), read_only=True)
+    cons = {(t, k, tuple(c)) for t, k, c in con.execute(
+        "SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE schema_name = 'main'").fetchall()}
+    assert ("people", "PRIMARY KEY", ("person_id",)) in cons
+    assert ("events", "FOREIGN KEY", ("person_id",)) in cons
+    assert ("events", "FOREIGN KEY", ("parent_id",)) in cons  # self reference, loaded parent first
+    assert ("cites", "FOREIGN KEY", ("doc_id",)) in cons
+    assert ("events", "NOT NULL", ("summary_en",)) in cons
+    assert ("people", "CHECK", ("role",)) in cons
+    assert ("people", "NOT NULL", ("age",)) not in cons
+    con.close()
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(release / DB, copy)
+    rw = duckdb.connect(str(copy))
+    for bad in ("INSERT INTO people (person_id, name) VALUES ('p1', 'dup')",
+                "INSERT INTO events VALUES ('e9', 'nobody', NULL, 'x', NULL)",
+                "INSERT INTO events VALUES ('e9', 'p1', NULL, NULL, NULL)",
+                "INSERT INTO people (person_id, name, role) VALUES ('p9', 'x', 'king')"):
+        with pytest.raises(duckdb.ConstraintException):
+            rw.execute(bad)
+
+
+def test_duckdb_comments(release: Path) -> None:
+    con = duckdb.connect(str(release / DB), read_only=True)
+    tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
+    assert tables["people"] == "People: The people table."
+    assert tables["texts"].startswith("Full text of every file named by a row of docs")
+    missing = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+                          "AND NOT internal AND comment IS NULL").fetchall()
+    assert missing == []
+    assert con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'people' AND column_name = 'name'"
+                       ).fetchone()[0] == "Name: Usual English name."
+    views = dict(con.execute("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal").fetchall())
+    assert set(views) == {"docs_with_text", "events_expanded", "cites_expanded", "cited_facts", "docs_fact_counts"}
+    assert all(views.values())
+
+
+def test_texts_searchable_and_views(release: Path) -> None:
+    con = duckdb.connect(str(release / DB), read_only=True)
+    assert con.execute("SELECT path FROM texts WHERE contains(text, 'Pyongyang')").fetchall() == [("texts/a2.txt",)]
+    assert con.execute("SELECT doc_id FROM docs_with_text WHERE text ILIKE '%vostochny%'").fetchall() == [("d1",)]
+    facts = con.execute("SELECT cite_id, fact, headline, quote_in_text FROM cited_facts ORDER BY cite_id").fetchall()
+    assert facts[0] == ("c1", "Kim Jong-un", "Headline 1", True)
+    assert facts[1] == ("c2", "Summit at Vostochny", "Headline 1", True)  # whitespace runs count as one space
+    counts = con.execute("SELECT doc_id, citations, facts, people, events FROM docs_fact_counts").fetchall()
+    assert counts == [("d1", 3, 3, 2, 1), ("d2", 2, 2, 1, 1)]
+    assert con.execute("SELECT people_name FROM events_expanded WHERE event_id = 'e2'").fetchone() == ("Vladimir Putin",)
+
+
+def test_parquet_typed_and_zstd(release: Path) -> None:
+    table = pq.read_table(release / "parquet" / "people.parquet")
+    assert table.num_rows == csv_rows(PEOPLE_CSV)
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["age"] == "int64" and types["born"] == "date32[day]" and types["active"] == "bool"
+    assert types["tags"].startswith("list<") and types["score"] == "double"
+    meta = pq.ParquetFile(release / "parquet" / "people.parquet").metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    for name, text in (("events", EVENTS_CSV), ("cites", CITES_CSV)):
+        assert pq.read_table(release / "parquet" / f"{name}.parquet").num_rows == csv_rows(text)
+
+
+def test_release_zip_validates_with_frictionless(release: Path, package: Path, tmp_path: Path) -> None:
+    target = tmp_path / "unzipped"
+    with zipfile.ZipFile(release / ZIP) as archive:
+        names = archive.namelist()
+        assert names == sorted(names)
+        assert {i.date_time for i in archive.infolist()} == {(2026, 1, 2, 3, 4, 4)}
+        archive.extractall(target)
+    assert set(names) == {"datapackage.json", "resources/docs.csv", "resources/people.csv", "resources/events.csv",
+                          "resources/cites.csv", *TEXTS}
+    descriptor = json.loads((target / "datapackage.json").read_text())
+    for resource in descriptor["resources"]:
+        data = (package / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    done = subprocess.run([str(Path(sys.executable).parent / "frictionless"), "validate", "--json", "datapackage.json"],
+                          cwd=target, capture_output=True, text=True)
+    assert json.loads(done.stdout)["valid"] is True, done.stdout[:2000]
+    ours = CliRunner().invoke(app, ["validate", str(target), "--no-gx"])
+    assert ours.exit_code == 0, ours.output
+
+
+def test_corrupted_release_file_fails_frictionless_hash(release: Path, tmp_path: Path) -> None:
+    target = tmp_path / "unzipped"
+    with zipfile.ZipFile(release / ZIP) as archive:
+        archive.extractall(target)
+    (target / "resources/people.csv").write_text(PEOPLE_CSV.replace("Kim", "Kum"))
+    result = CliRunner().invoke(app, ["validate", str(target), "--no-gx", "--format", "json"])
+    assert result.exit_code == 1
+    checks = {(f["check"], f["file"]) for f in json.loads(result.stdout)["errors"]}
+    assert ("hash-count", "resources/people.csv") in checks
+
+
+def test_reproducible(package: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    build(package, first)
+    build(package, second)
+    for rel in [ZIP, "dictionary.md", "dictionary.html", *(f"parquet/{n}.parquet" for n in ("people", "events", "cites", "docs"))]:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    sums_one = (first / "SHA256SUMS").read_text().splitlines()
+    sums_two = (second / "SHA256SUMS").read_text().splitlines()
+    # DuckDB writes a random database identifier into its file header: only that file's line may differ.
+    assert [s for s in sums_one if not s.endswith(DB)] == [s for s in sums_two if not s.endswith(DB)]
+    assert len(sums_one) == len(sums_two) == 8
+
+
+def test_interrupted_build_keeps_previous_release(package: Path, release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = {p.relative_to(release): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    (package / "resources/people.csv").write_text(PEOPLE_CSV + "p4,New person,leader,1,2000-01-01,true,,\n")
+
+    def boom(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_module, "write_sums", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build(package, release)
+    after = {p.relative_to(release): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in release.parent.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.undo()
+    build(package, release)
+    assert pq.read_table(release / "parquet" / "people.parquet").num_rows == 4
+
+
+def test_invalid_package_refused_unless_force(package: Path, tmp_path: Path) -> None:
+    (package / "resources/people.csv").write_text(PEOPLE_CSV + "p1,Duplicate,leader,x,2000-01-01,true,,\n")
+    out = tmp_path / "out"
+    with pytest.raises(InvalidPackage) as info:
+        build(package, out, gx=False)
+    checks = {(f.check, f.file, f.row, f.field) for f in info.value.report.errors}
+    assert ("type-error", "resources/people.csv", 5, "age") in checks
+    assert not out.exists()
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", str(package), "--out", str(out), "--no-gx"])
+    assert result.exit_code == 1
+    assert "type-error" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("dpkg: error: the package is invalid")
+    assert not out.exists()
+    forced = runner.invoke(app, ["build", str(package), "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "constraints relaxed" in forced.stderr  # the duplicate key cannot be a PRIMARY KEY
+    con = duckdb.connect(str(out / DB), read_only=True)
+    assert con.execute("SELECT count(*), count(age) FROM people").fetchone() == (4, 2)
+
+
+def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    result = runner.invoke(app, ["build", str(package), "--out", str(other), "--no-gx"])
+    assert result.exit_code == 2 and "not a dpkg release" in result.stderr
+    assert (other / "keep.txt").read_text() == "mine"
+    result = runner.invoke(app, ["build", str(package), "--out", str(package), "--no-gx"])
+    assert result.exit_code == 2 and "would replace the package itself" in result.stderr
+    result = runner.invoke(app, ["build", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "no such file or folder" in result.stderr
+
+
+def test_cli_options(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a"), "--no-gx"])
+    assert result.exit_code == 0 and "4 tables (13 rows), 5 views" in result.stdout and ZIP in result.stdout
+    quiet = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a"), "--no-gx", "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    monkeypatch.chdir(package)
+    default = runner.invoke(app, ["build", "--no-gx", "-q"])
+    assert default.exit_code == 0 and (package / "dist" / DB).is_file()
+    from_zip = runner.invoke(app, ["build", str(tmp_path / "a" / ZIP), "-o", str(tmp_path / "z"), "--no-gx", "-q"])
+    assert from_zip.exit_code == 0, from_zip.output
+    assert (tmp_path / "z" / ZIP).read_bytes() == (tmp_path / "a" / ZIP).read_bytes()
+    assert "--force" in runner.invoke(app, ["build", "--help"]).stdout
+
+
+def test_dictionary_markdown(release: Path) -> None:
+    text = (release / "dictionary.md").read_text()
+    assert "## people" in text and "| `age` | integer (BIGINT) |" in text
+    assert "`Kim Jong-un`; `Vladimir Putin`; `Sergei Lavrov`" in text
+    assert "- Rows: 3" in text and "- Primary key: person_id" in text
+    assert "- Foreign keys: (person_id) → people (person_id); (parent_id) → events (event_id)" in text
+    assert "- Referenced by: events (person_id) → people (person_id)" in text
+    assert "one of leader, president, minister" in text
+    assert "## Views" in text and "`cited_facts`" in text
+    assert "## Facts per docs row" in text and "| d1 | Headline 1 | 3 | 3 | 2 | 1 |" in text
+
+
+def test_plain_package_has_no_citation_parts(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    build(plain_package(tmp_path / "plain"), out)
+    text = (out / "dictionary.md").read_text()
+    assert "## numbers" in text and "Facts per" not in text and "## Views" not in text
+    con = duckdb.connect(str(out / "plain.duckdb"), read_only=True)
+    assert con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall() == [("numbers",)]
+    assert (out / "plain.zip").is_file()
+
+
+def test_real_package_builds(repo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    result = build(repo_root, out, gx=False)
+    descriptor = json.loads((repo_root / "datapackage.json").read_text())
+    con = duckdb.connect(str(out / f"{descriptor['name']}.duckdb"), read_only=True)
+    for resource in descriptor["resources"]:
+        rows = csv_rows((repo_root / resource["path"]).read_text(encoding="utf-8"))
+        assert con.execute(f'SELECT count(*) FROM "{resource["name"]}"').fetchone()[0] == rows == result.tables[resource["name"]]
+    assert con.execute("SELECT count(*) FROM texts").fetchone()[0] == len(list((repo_root / "seeds").glob("*.txt")))
+
+
+@pytest.mark.browser
+def test_dictionary_html_in_chromium(release: Path, tmp_path: Path) -> None:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run scripts/ensure_chromium.sh")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    url = (release / "dictionary.html").as_uri()
+    dom = subprocess.run([str(chromium), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=60)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<h1>Data dictionary: Cited test package</h1>" in dom.stdout
+    assert dom.stdout.count("<section") == 4 + 1 + 1 + 1 + 1  # resources + overview + texts + views + support
+    assert 'id="res-people"' in dom.stdout and "Vladimir Putin" in dom.stdout
+    shot = tmp_path / "dictionary.png"
+    done = subprocess.run([str(chromium), *flags, f"--screenshot={shot}", "--window-size=1280,1600", url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

@@ -137,7 +137,7 @@ def to_markdown(model: dict[str, Any]) -> str:
     out += ["## Resources", "", "| Resource | Rows | Description |", "|---|---:|---|"]
     for res in model["resources"]:
         rows = "" if res["rows"] is None else res["rows"]
-        out.append(f"| [{_md(res['name'])}](#{res['name']}) | {rows} | {_md(res['title'] or res['description'])} |")
+        out.append(f"| [{_md(res['name'])}](#{res['name']}) | {rows} | {_md(res['description'] or res['title'])} |")
     out.append("")
     for res in model["resources"]:
         out += [f"## {res['name']}", ""]
@@ -194,6 +194,7 @@ h2{font-size:1.2rem;border-bottom:1px solid #e3e7ee;padding-bottom:.3rem}dl{disp
 dt{font-weight:600;color:#4a5568}dd{margin:0}table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #d8dde6;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#eef2f7}
 td.num,th.num{text-align:right}code{background:#eef2f7;padding:0 .2rem;border-radius:3px;font-size:.85em}
+header code{background:rgba(255,255,255,.18);color:#fff}th.num{width:5rem}
 .ex code{display:inline-block;margin:0 .2rem .2rem 0}.type{color:#2b6cb0;white-space:nowrap}
 """
 
@@ -226,7 +227,7 @@ def to_html(model: dict[str, Any]) -> str:
     parts.append(f"<nav>{''.join(links)}</nav>")
     parts.append('<section id="resources"><h2>Resources</h2>' + _table(
         ["Resource", "Rows", "Description"],
-        [[f'<a href="#res-{_h(r["name"])}">{_h(r["name"])}</a>', _h(r["rows"]), _h(r["title"] or r["description"])]
+        [[f'<a href="#res-{_h(r["name"])}">{_h(r["name"])}</a>', _h(r["rows"]), _h(r["description"] or r["title"])]
          for r in model["resources"]], {1}) + "</section>")
     for res in model["resources"]:
         facts = [("File", f"<code>{_h(res['file'])}</code>" if res["file"] else ""),

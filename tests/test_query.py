@@ -1,0 +1,198 @@
+"""dpkg query and dpkg tables: which database, formats, read-only, errors, start-up imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from datapkg.build import build
+from datapkg.query import open_database
+from tests.buildpkg import PEOPLE_CSV, cited_package
+
+CACHE = Path(".dpkg-cache") / "test-package.duckdb"
+SMALL = "SELECT person_id, age, born, active, tags FROM people ORDER BY person_id LIMIT 2"
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("DPKG_CACHE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray dist/ of the repository is looked at
+    return cited_package(tmp_path / "pkg")
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def test_cache_built_reused_and_rebuilt_on_content_change(package: Path) -> None:
+    con, db, kind = open_database(package)
+    con.close()
+    assert (kind, db) == ("cache", package / CACHE)
+    stamp = db.stat().st_mtime_ns
+    con, _, kind = open_database(package)
+    con.close()
+    assert kind == "cache" and db.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    # touching a file without changing it does not rebuild (content hashes, not timestamps)
+    os.utime(package / "resources/people.csv")
+    con, _, _ = open_database(package)
+    con.close()
+    assert db.stat().st_mtime_ns == stamp
+    (package / "resources/people.csv").write_text(PEOPLE_CSV + "p4,Choe Son-hui,minister,60,1964-08-10,true,,\n")
+    result = run("query", "-p", str(package), "SELECT count(*) AS n FROM people", "-F", "csv")
+    assert result.exit_code == 0 and result.stdout == "n\n4\n"
+    assert db.stat().st_mtime_ns != stamp
+    # a changed article text is an input too
+    (package / "texts/a2.txt").write_text("Nothing about anyone.\n")
+    result = run("query", "-p", str(package), "SELECT count(*) FROM texts WHERE contains(text, 'Pyongyang')", "-F", "csv")
+    assert result.stdout.splitlines()[1] == "0"
+
+
+def test_uses_built_database_only_when_up_to_date(package: Path) -> None:
+    build(package, package / "dist", gx=False)
+    con, db, kind = open_database(package)
+    con.close()
+    assert (kind, db) == ("build", (package / "dist" / "test-package.duckdb").resolve())
+    assert not (package / CACHE).exists()
+    (package / "resources/people.csv").write_text(PEOPLE_CSV.replace("Kim Jong-un", "Kim Jong Un"))
+    con, db, kind = open_database(package)
+    assert kind == "cache"
+    assert con.execute("SELECT name FROM people WHERE person_id = 'p1'").fetchone() == ("Kim Jong Un",)
+    con.close()
+    other = package.parent / "elsewhere"
+    build(package, other, gx=False)
+    con, db, kind = open_database(package, dist=[other])
+    con.close()
+    assert kind == "build" and db == (other / "test-package.duckdb").resolve()
+
+
+def test_dist_option_and_dpkg_cache_dir(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "cachehere"))
+    result = run("query", "-p", str(package), "--dist", str(tmp_path / "nothing"), "SELECT 1 AS one", "-F", "csv")
+    assert result.exit_code == 0 and result.stdout == "one\n1\n"
+    assert (tmp_path / "cachehere" / "test-package.duckdb").is_file() and not (package / CACHE).exists()
+
+
+def test_formats(package: Path) -> None:
+    table = run("query", "-p", str(package), SMALL)
+    assert table.exit_code == 0
+    assert table.stdout.splitlines() == [
+        "person_id | age | born       | active | tags",
+        "----------+-----+------------+--------+-----------------",
+        "p1        |  40 | 1984-01-08 | true   | [\"kp\", \"leader\"]",
+        "p2        |  71 | 1952-10-07 | true   | [\"ru\"]",
+        "(2 rows)"]
+    as_csv = run("query", "-p", str(package), SMALL, "--format", "csv")
+    assert as_csv.stdout == 'person_id,age,born,active,tags\np1,40,1984-01-08,true,"[""kp"", ""leader""]"\np2,71,1952-10-07,true,"[""ru""]"\n'
+    as_json = json.loads(run("query", "-p", str(package), SMALL, "-F", "json").stdout)
+    assert as_json == [{"person_id": "p1", "age": 40, "born": "1984-01-08", "active": True, "tags": ["kp", "leader"]},
+                       {"person_id": "p2", "age": 71, "born": "1952-10-07", "active": True, "tags": ["ru"]}]
+    lines = run("query", "-p", str(package), SMALL, "-F", "jsonl").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == as_json
+    markdown = run("query", "-p", str(package), "SELECT 'a|b' AS x, NULL AS y", "-F", "markdown").stdout
+    assert markdown == "| x | y |\n|---|---|\n| a\\|b |  |\n"
+    empty = run("query", "-p", str(package), "SELECT * FROM people WHERE false", "-F", "json")
+    assert empty.exit_code == 0 and json.loads(empty.stdout) == []
+    bad = run("query", "-p", str(package), "SELECT 1", "-F", "xml")
+    assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("sql, kind", [
+    ("INSERT INTO people (person_id, name) VALUES ('x', 'y')", "INSERT"),
+    ("DELETE FROM people", "DELETE"),
+    ("UPDATE people SET age = 1", "UPDATE"),
+    ("CREATE TABLE t (a INT)", "CREATE"),
+    ("DROP TABLE people", "DROP"),
+    ("ATTACH 'other.duckdb' AS other", "ATTACH"),
+    ("COPY people TO 'out.csv'", "COPY"),
+    ("EXPORT DATABASE 'outdir'", "EXPORT"),
+    ("SET threads = 1", "SET"),
+    ("INSTALL httpfs", "LOAD"),
+    ("SELECT 1; DELETE FROM people", "DELETE"),
+])
+def test_writes_refused_in_one_line(package: Path, sql: str, kind: str) -> None:
+    result = run("query", "-p", str(package), sql)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"dpkg: error: read-only: {kind} statements are not allowed here " \
+                            "(dpkg query runs SELECT, EXPLAIN, PRAGMA and CALL only)\n"
+    assert not (package / "out.csv").exists() and not (package.parent / "other.duckdb").exists()
+    count = run("query", "-p", str(package), "SELECT count(*) FROM people", "-F", "csv")
+    assert count.stdout == "count_star()\n3\n"
+
+
+def test_sql_errors_in_one_line(package: Path) -> None:
+    syntax = run("query", "-p", str(package), "SELEC 1")
+    assert syntax.exit_code == 2 and syntax.stderr == 'dpkg: error: Parser Error: syntax error at or near "SELEC"\n'
+    missing = run("query", "-p", str(package), "SELECT * FROM nowhere")
+    assert missing.exit_code == 2 and len(missing.stderr.splitlines()) == 1
+    assert missing.stderr.startswith("dpkg: error: Catalog Error: Table with name nowhere does not exist!")
+    files = run("query", "-p", str(package), "SELECT * FROM read_csv('/etc/passwd')")
+    assert files.exit_code == 2 and "file system operations are disabled" in files.stderr
+    assert len(files.stderr.splitlines()) == 1 and "Traceback" not in files.output
+
+
+def test_sql_from_file_and_stdin(package: Path, tmp_path: Path) -> None:
+    sql_file = tmp_path / "q.sql"
+    sql_file.write_text("-- two statements: the last one's rows are printed\nSELECT 1;\nSELECT name FROM people WHERE age > 50;\n")
+    result = run("query", "-p", str(package), "-f", str(sql_file), "-F", "csv")
+    assert result.exit_code == 0 and result.stdout == "name\nVladimir Putin\n"
+    piped = run("query", "-p", str(package), "--file", "-", "-F", "csv", input="SELECT 2 AS two")
+    assert piped.stdout == "two\n2\n"
+    both = run("query", "-p", str(package), "SELECT 1", "-f", str(sql_file))
+    assert both.exit_code == 2 and "not both" in both.stderr
+    none = run("query", "-p", str(package))
+    assert none.exit_code == 2 and "no SQL given" in none.stderr
+    gone = run("query", "-p", str(package), "-f", str(tmp_path / "missing.sql"))
+    assert gone.exit_code == 2 and gone.stderr.startswith("dpkg: error: cannot read")
+    comment_only = run("query", "-p", str(package), "-- nothing")
+    assert comment_only.exit_code == 2 and len(comment_only.stderr.splitlines()) == 1
+
+
+def test_bad_package_path(tmp_path: Path) -> None:
+    result = run("query", "-p", str(tmp_path / "none"), "SELECT 1")
+    assert result.exit_code == 2 and "no such file or folder" in result.stderr
+
+
+def test_tables_and_schema(package: Path) -> None:
+    listing = run("tables", str(package))
+    assert listing.exit_code == 0
+    text = listing.stdout
+    assert "people (table) — People: The people table." in text
+    assert "  age  BIGINT  — Age in years." in text
+    assert "  person_id  VARCHAR NOT NULL  — Person id." in text
+    assert "cited_facts (view) — One row per citation" in text
+    assert "_dpkg" not in text and "inputs (table)" not in text
+    same = run("query", "-p", str(package), "--schema")
+    assert same.stdout == text
+    rows = json.loads(run("tables", str(package), "-F", "json").stdout)
+    assert {"table": "texts", "kind": "table", "column": "text", "type": "VARCHAR", "not_null": True,
+            "comment": "The file's full text (UTF-8).",
+            "table_comment": rows[[r["table"] for r in rows].index("texts")]["table_comment"]} in rows
+    assert run("query", "-p", str(package), "--schema", "SELECT 1").exit_code == 2
+
+
+def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rel"
+    build(package, out, gx=False)
+    result = run("query", "-p", str(out / "test-package-1.2.0.zip"), "SELECT count(*) FROM cites", "-F", "csv")
+    assert result.exit_code == 0 and result.stdout.splitlines()[1] == "5"
+
+
+def test_fast_path_imports_no_frictionless_or_gx(package: Path) -> None:
+    run("query", "-p", str(package), "SELECT 1")  # build the cache first
+    code = ("import sys; from cli.main import app\n"
+            "try:\n    app(['query', '-p', sys.argv[1], 'SELECT count(*) FROM people', '-F', 'csv'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "heavy = [m for m in ('frictionless', 'great_expectations', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    done = subprocess.run([sys.executable, "-c", code, str(package)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "HEAVY []"

@@ -27,7 +27,7 @@ def verify(
     from datapkg.verify import verify_release
 
     report = verify_release(path)
-    typer.echo(get_renderer(format.value)(report, prefix=""))
+    typer.echo(get_renderer(format.value)(report, prefix="", title="dpkg verify"))
     raise typer.Exit(0 if report.valid else 1)
 
 

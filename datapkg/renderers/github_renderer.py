@@ -27,18 +27,18 @@ def annotation(finding: Finding, prefix: str = "") -> str:
     return f"::{level} {','.join(props)}::{_escape_data(finding.message)}"
 
 
-def render(report: Report, prefix: str = "", **_: object) -> str:
-    """All annotations plus a closing notice line."""
+def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: object) -> str:
+    """All annotations plus a closing notice line titled ``title``."""
     lines = [annotation(f, prefix) for f in report.findings]
     state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
-    lines.append(f"::notice title=dpkg validate::{state}")
+    lines.append(f"::notice title={_escape_property(title)}::{state}")
     return "\n".join(lines)
 
 
-def summary_markdown(report: Report, prefix: str = "") -> str:
+def summary_markdown(report: Report, prefix: str = "", title: str = "dpkg validate") -> str:
     """A Markdown table of every finding, for ``$GITHUB_STEP_SUMMARY``."""
     state = "✅ valid" if report.valid else f"❌ {len(report.errors)} error(s)"
-    rows = ["## dpkg validate: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
+    rows = [f"## {title}: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
     for f in report.findings:
         cells = [prefix + (f.file or ""), "" if f.row is None else str(f.row), f.field or "", f.check, f.message]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

@@ -9,10 +9,10 @@ from datapkg.renderers import location
 from datapkg.report import Report
 
 
-def render(report: Report, **_: object) -> str:
-    """Render ``report`` as a JUnit XML document that CI dashboards read."""
+def render(report: Report, title: str = "dpkg validate", **_: object) -> str:
+    """Render ``report`` as a JUnit XML document (test suites named after ``title``)."""
     failures = len(report.errors)
-    root = ET.Element("testsuites", name="dpkg validate", tests="0", failures=str(failures), errors="0")
+    root = ET.Element("testsuites", name=title, tests="0", failures=str(failures), errors="0")
     total = 0
     ordered = sorted(report.findings, key=lambda f: (f.file or "", f.row or 0))
     seen = set()

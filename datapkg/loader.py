@@ -26,7 +26,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import os
 import re
 import tempfile
 from collections.abc import Iterable
@@ -317,8 +316,33 @@ def _duckdb_error(exc: Exception, rel: str) -> LoadError:
     return LoadError(f"{rel}: DuckDB cannot read the file: {first}")
 
 
-def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns: list[str], target: str) -> int:
-    """Read one CSV file into ``target`` (all VARCHAR, ``__row`` first); return the data row count."""
+def _drop(con: Any, schema: str, name: str) -> None:
+    """Drop table or view ``schema.name`` whichever it is (so either can take its place)."""
+    row = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                      [schema, name]).fetchone()
+    if row:
+        kind = "VIEW" if "VIEW" in row[0].upper() else "TABLE"
+        con.execute(f"DROP {kind} {quote_ident(schema)}.{quote_ident(name)}")
+
+
+def _split(qualified: str) -> tuple[str, str]:
+    """(schema, name) of ``"name"`` or ``raw."name"`` as this module writes them."""
+    schema, name = (RAW_SCHEMA, qualified[len(RAW_SCHEMA) + 1:]) if qualified.startswith(RAW_SCHEMA + '."') else ("main", qualified)
+    return schema, name[1:-1].replace('""', '"')
+
+
+def _stage_name(target: str) -> str:
+    """The table that holds a resource's cells as DuckDB read them (``raw."<name>#cells"``)."""
+    return f"{RAW_SCHEMA}.{quote_ident(target + '#cells')}"
+
+
+def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns: list[str], target: str,
+              name: str, *, lazy: bool) -> int:
+    """Read one CSV file into ``target`` (all VARCHAR, ``__row`` first); return the data row count.
+
+    DuckDB reads the file once into ``raw."<name>#cells"``; ``target`` is a view over it when
+    ``lazy`` (no second copy: what the GX path uses at a million rows), else a table.
+    """
     import duckdb
 
     dialect = resource_dialect(root, resource)
@@ -326,12 +350,12 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     path = root / rel
     if not path.is_file():
         raise LoadError(f"{rel}: the file does not exist")
+    stage = _stage_name(name)
+    numbers_table = f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
     with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:
         encoding = DUCKDB_ENCODINGS.get(opts.encoding)
         if encoding is None or encoding == "utf-16":
             path, encoding = _utf8_copy(path, opts.encoding, tmpdir), "utf-8"
-        elif encoding == "utf-8":
-            _check_utf8(path, rel)
         params = {
             "all_varchar": True, "header": False, "delim": opts.delimiter, "quote": opts.quote,
             "escape": opts.escape, "null_padding": True, "strict_mode": False,
@@ -342,44 +366,49 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
             params["comment"] = opts.comment
         args = ", ".join(f"{k} := {_param(v)}" for k, v in params.items())
         scan = f"read_csv({quote_literal(str(path))}, {args})"
-        stage = quote_ident(f"__stage_{os.getpid()}_{abs(hash(target))}")
         if path.stat().st_size == 0:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT NULL::VARCHAR AS column0 WHERE FALSE")
+            con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT NULL::VARCHAR AS column0 WHERE FALSE")
         else:
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {scan}")
+                con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan}")
             except duckdb.Error as exc:
                 if "parallel=false" not in str(exc):
+                    if encoding == "utf-8":
+                        _check_utf8(path, rel)  # a better message, with the byte offset
                     raise _duckdb_error(exc, rel) from None
                 # quoted line breaks with ragged rows: DuckDB reads them only single-threaded
                 try:
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
+                    con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
                 except duckdb.Error as exc2:
                     raise _duckdb_error(exc2, rel) from None
-        try:
-            cols = [f"s.{quote_ident(d[0])}" for d in con.execute(f"SELECT * FROM {stage} LIMIT 0").description]
-            width = len(cols)
-            if _has_skipped_lines(path, opts.comment):
-                numbers = _row_numbers(path, opts)
-                import pyarrow as pa
+        cols = [f"s.{quote_ident(d[0])}" for d in con.execute(f"SELECT * FROM {stage} LIMIT 0").description]
+        width = len(cols)
+        con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
+        if _has_skipped_lines(path, opts.comment):
+            import pyarrow as pa
 
-                mapping = pa.table({"i": pa.array(range(len(numbers)), pa.int64()), "n": pa.array(numbers, pa.int64())})
-                con.register("__dpkg_rownumbers", mapping)
-                number_sql = "m.n"
-                source = f"(SELECT s.rowid AS __i, s.* FROM {stage} s) s JOIN __dpkg_rownumbers m ON s.__i = m.i"
-            else:
-                number_sql = "s.rowid + 1"
-                source = f"{stage} s"
-            first_data = (max(opts.header_rows) + 1) if opts.header_rows else 1
-            select = [f"CAST({number_sql} AS BIGINT) AS {ROW}"]
-            for i, name in enumerate(columns):
-                select.append(f"{cols[i]} AS {quote_ident(name)}" if i < width else f"NULL::VARCHAR AS {quote_ident(name)}")
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {', '.join(select)} FROM {source} "
-                        f"WHERE {number_sql} >= {first_data} ORDER BY 1")
-            if number_sql == "m.n":
-                con.unregister("__dpkg_rownumbers")
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {stage}")
+            numbers = _row_numbers(path, opts)
+            mapping = pa.table({"i": pa.array(range(len(numbers)), pa.int64()), "n": pa.array(numbers, pa.int64())})
+            con.register("__dpkg_rownumbers", mapping)
+            con.execute(f"CREATE TABLE {numbers_table} AS SELECT * FROM __dpkg_rownumbers")
+            con.unregister("__dpkg_rownumbers")
+            number_sql = "m.n"
+            source = f"(SELECT s.rowid AS __i, s.* FROM {stage} s) s JOIN {numbers_table} m ON s.__i = m.i"
+        else:
+            number_sql = "s.rowid + 1"
+            source = f"{stage} s"
+    first_data = (max(opts.header_rows) + 1) if opts.header_rows else 1
+    select = [f"CAST({number_sql} AS BIGINT) AS {ROW}"]
+    for i, column in enumerate(columns):
+        select.append(f"{cols[i]} AS {quote_ident(column)}" if i < width else f"NULL::VARCHAR AS {quote_ident(column)}")
+    query = f"SELECT {', '.join(select)} FROM {source} WHERE {number_sql} >= {first_data}"
+    _drop(con, *_split(target))
+    if lazy:
+        con.execute(f"CREATE VIEW {target} AS {query}")
+    else:
+        con.execute(f"CREATE TABLE {target} AS {query} ORDER BY 1")
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
+        con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 
@@ -433,7 +462,8 @@ def _load_inline(con: Any, data: Any, columns: list[str], target: str) -> int:
     for i, name in enumerate(columns):
         arrays[name] = pa.array([text(r[i]) if i < len(r) else None for r in rows], pa.string())
     con.register("__dpkg_inline", pa.table(arrays))
-    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM __dpkg_inline")
+    _drop(con, *_split(target))
+    con.execute(f"CREATE TABLE {target} AS SELECT * FROM __dpkg_inline")
     con.unregister("__dpkg_inline")
     return len(rows)
 
@@ -441,8 +471,12 @@ def _load_inline(con: Any, data: Any, columns: list[str], target: str) -> int:
 # --- public API ---------------------------------------------------------------------------
 
 def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool = False,
-                  keep_raw: bool = False, on_cast_error: str = "null") -> LoadedTable:
-    """Load one tabular resource into table ``"<name>"`` of ``con``; see :func:`load_package`."""
+                  keep_raw: bool = False, on_cast_error: str = "null", lazy: bool = False) -> LoadedTable:
+    """Load one tabular resource into table ``"<name>"`` of ``con``; see :func:`load_package`.
+
+    ``lazy``: keep one copy of the cells only; ``"<name>"`` and ``raw."<name>"`` are then views
+    that parse on every read (what a one-off check of a large table wants).
+    """
     name = resource.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError("every tabular resource needs a name to be loaded into DuckDB")
@@ -463,28 +497,33 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
     elif len(paths) == 1 and (fmt in TABULAR_FORMATS | {""}) and not paths[0].lower().endswith((".xlsx", ".xls", ".ods", ".json", ".parquet")):
         rel = paths[0]
         check_relative_path(rel, f"resource '{name}' path")
-        rows = _load_csv(con, root, resource, rel, columns, target)
+        rows = _load_csv(con, root, resource, rel, columns, target, name, lazy=lazy and not raw)
     else:
         raise UnsupportedResource(f"resource '{name}': only single-file CSV/TSV and inline data load into DuckDB")
     if raw:
         return LoadedTable(name, rel, fields, rows, table, None, schema)
     select = [ROW] + [f"{typed_expression(schema, f, quote_ident(f['name']))} AS {quote_ident(f['name'])}"
                       for f in fields]
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_table} ORDER BY {ROW}")
+    _drop(con, *_split(table))
+    if lazy:
+        con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(select)} FROM {raw_table}")
+    else:
+        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_table} ORDER BY {ROW}")
     loaded = LoadedTable(name, rel, fields, rows, table, raw_table, schema)
     if on_cast_error == "raise":
         failures = cast_failures(con, loaded, limit=3)
         if failures:
             where = "; ".join(f"row {f.row} field {f.field!r}: {f.value!r} is not a {f.type}" for f in failures)
             raise DataError(f"{rel or name}: cells that do not match the schema ({where})")
-    if not keep_raw:
-        con.execute(f"DROP TABLE {raw_table}")
+    if not keep_raw and not lazy:
+        _drop(con, RAW_SCHEMA, name)
         loaded = LoadedTable(name, rel, fields, rows, table, None, schema)
     return loaded
 
 
 def load_package(con: Any, root: str | Path, descriptor: Any, *, resources: Iterable[str] | None = None,
-                 raw: bool = False, keep_raw: bool = False, on_cast_error: str = "null") -> dict[str, LoadedTable]:
+                 raw: bool = False, keep_raw: bool = False, on_cast_error: str = "null",
+                 lazy: bool = False) -> dict[str, LoadedTable]:
     """Load every tabular resource of the package at ``root`` into the DuckDB connection ``con``.
 
     ``descriptor`` is the parsed descriptor (dict) or a frictionless ``Package``. Each resource
@@ -492,7 +531,8 @@ def load_package(con: Any, root: str | Path, descriptor: Any, *, resources: Iter
     Table Schema, or all VARCHAR when ``raw``. ``keep_raw`` also keeps the VARCHAR copy as
     ``raw."<name>"`` (for :func:`cast_failures`). ``on_cast_error``: ``"null"`` (cells that do not
     parse become NULL) or ``"raise"`` (a one-line :class:`DataError`). ``resources`` limits the
-    load to those names. Raises :class:`LoadError` for a file DuckDB cannot read and
+    load to those names. ``lazy`` keeps a single copy of the cells and makes ``"<name>"`` and
+    ``raw."<name>"`` views (less memory, parsing on every read). Raises :class:`LoadError` for a file DuckDB cannot read and
     :class:`UnsupportedResource` for a tabular resource it cannot load.
     """
     if on_cast_error not in ("null", "raise"):
@@ -506,7 +546,8 @@ def load_package(con: Any, root: str | Path, descriptor: Any, *, resources: Iter
             continue
         if wanted is not None and resource.get("name") not in wanted:
             continue
-        table = load_resource(con, Path(root), resource, raw=raw, keep_raw=keep_raw, on_cast_error=on_cast_error)
+        table = load_resource(con, Path(root), resource, raw=raw, keep_raw=keep_raw, on_cast_error=on_cast_error,
+                              lazy=lazy)
         loaded[table.name] = table
     return loaded
 

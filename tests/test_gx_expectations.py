@@ -121,6 +121,8 @@ def test_curation_rules_are_asserted_by_gx(tmp_path, repo_root):
     csv.writer(out, lineterminator="\n").writerows(rows)
     citations.write_text(out.getvalue(), encoding="utf-8")
     descriptor = json.loads((pkg / "datapackage.json").read_text())
-    found = [f for f in run_gx_checks(pkg, descriptor) if f.check == "quote-not-found"]
+    findings = run_gx_checks(pkg, descriptor)
+    assert [f for f in findings if f.check.startswith("gx-")] == []  # every suite ran
+    found = [f for f in findings if f.check == "quote-not-found"]
     assert [(f.file, f.row, f.field) for f in found] == [("resources/citations.csv", 2, "quote")]
     assert "is not in the text of article" in found[0].message

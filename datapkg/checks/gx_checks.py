@@ -43,6 +43,9 @@ from datapkg.report import Finding
 
 ROW = "__row"
 DEFAULT_MAX_ROWS = 100_000
+#: DuckDB's memory cap for the checks (it spills to a temporary folder beyond it).
+DUCKDB_MEMORY = "128MB"
+DUCKDB_MEMORY_RETRY = "4GB"
 #: Frictionless row-level error types the GX path covers for the resources it loads.
 REPLACES_FRICTIONLESS = ("type-error", "constraint-error", "unique-error", "primary-key", "foreign-key")
 
@@ -515,9 +518,9 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     root = Path(root)
     wanted = gx_resources(root, descriptor) if resources is None else set(resources)
     findings: list[Finding] = []
-    con = duckdb.connect()
+    spill = tempfile.mkdtemp(prefix="dpkg-gx-")
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill})
     try:
-        con.execute("SET preserve_insertion_order = true")
         queries = []
         if curation:
             from datapkg.checks.curation import plan_curation_queries
@@ -529,7 +532,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             if not isinstance(resource, dict) or resource.get("name") not in wanted:
                 continue
             try:
-                tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True)
+                tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True, lazy=True)
             except LoadError as exc:
                 findings.append(Finding(check="load-error", message=str(exc), resource=resource["name"],
                                         file=(resource_paths(resource) or [None])[0]))
@@ -542,12 +545,18 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             if table is None:
                 continue
             try:
-                prepared.append(prepare(con, suite, table, rules, max_rows))
+                try:
+                    prepared.append(prepare(con, suite, table, rules, max_rows))
+                except duckdb.OutOfMemoryException:
+                    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_RETRY}'")  # a heavy rule: room, then retry
+                    prepared.append(prepare(con, suite, table, rules, max_rows))
+                    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
             except duckdb.Error as exc:
                 findings.append(Finding(check="gx-suite-error", resource=table.name, file=table.file,
                                         message=f"suite {suite.get('name')!r} cannot run: {str(exc).splitlines()[0]}"))
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     for item in prepared:
         if item.truncated:
             findings.append(Finding(check="gx-truncated", severity="warning", resource=item.table.name, file=item.table.file,

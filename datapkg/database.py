@@ -228,23 +228,25 @@ def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[s
     if not self_fks:
         con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source} ORDER BY __row")
         return
-    # DuckDB checks a foreign key against rows already in the table: insert in waves.
+    # DuckDB checks a foreign key against rows already in the table: insert in waves, parents first.
     con.execute("CREATE OR REPLACE TEMP TABLE __done (r BIGINT)")
-    total = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
-    inserted = 0
-    while inserted < total:
-        ready = []
-        for cols_fk, _, ref_cols in self_fks:
-            nulls = " OR ".join(f"s.{q(c)} IS NULL" for c in cols_fk)
-            match = " AND ".join(f"t.{q(r)} = s.{q(c)}" for c, r in zip(cols_fk, ref_cols))
-            ready.append(f"({nulls} OR EXISTS (SELECT 1 FROM out.main.{q(name)} t WHERE {match}))")
-        wave = (f"SELECT s.* FROM {source} s WHERE s.__row NOT IN (SELECT r FROM __done) AND " + " AND ".join(ready))
-        rows = con.execute(f"SELECT __row FROM ({wave})").fetchall()
-        if not rows:
-            raise _ConstraintFailure(f"{name}: rows refer to themselves in a cycle or to missing keys")
-        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM ({wave}) ORDER BY __row")
-        con.executemany("INSERT INTO __done VALUES (?)", rows)
-        inserted += len(rows)
+    ready = []
+    for cols_fk, _, ref_cols in self_fks:
+        nulls = " OR ".join(f"s.{q(c)} IS NULL" for c in cols_fk)
+        match = " AND ".join(f"t.{q(r)} = s.{q(c)}" for c, r in zip(cols_fk, ref_cols))
+        ready.append(f"({nulls} OR EXISTS (SELECT 1 FROM out.main.{q(name)} t WHERE {match}))")
+    while True:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __wave AS SELECT s.* FROM {source} s "
+                    f"WHERE s.__row NOT IN (SELECT r FROM __done) AND {' AND '.join(ready)}")
+        if con.execute("SELECT count(*) FROM __wave").fetchone()[0] == 0:
+            break
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM __wave ORDER BY __row")
+        con.execute("INSERT INTO __done SELECT __row FROM __wave")
+    left = con.execute(f"SELECT count(*) FROM {source} WHERE __row NOT IN (SELECT r FROM __done)").fetchone()[0]
+    con.execute("DROP TABLE __wave")
+    if left:
+        con.execute("DROP TABLE __done")
+        raise _ConstraintFailure(f"{name}: {left} row(s) refer to themselves in a cycle or to keys that do not exist")
     con.execute("DROP TABLE __done")
 
 

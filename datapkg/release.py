@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import calendar
 import copy
-import io
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -28,6 +28,8 @@ DESCRIPTOR = "datapackage.json"
 SUMS = "SHA256SUMS"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 MEMBER_MODE = 0o644 << 16
+COMPRESSLEVEL = 6
+CHUNK = 1 << 20
 
 
 def release_time(descriptor: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
@@ -119,20 +121,32 @@ def descriptor_bytes(descriptor: dict[str, Any]) -> bytes:
 
 
 def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target: Path) -> None:
-    """Write the reproducible release zip of the package at ``root`` to ``target`` (atomically)."""
+    """Write the reproducible release zip of the package at ``root`` to ``target`` (atomically, streamed)."""
     stamp = release_time(descriptor)
-    members = {DESCRIPTOR: descriptor_bytes(released_descriptor(root, descriptor))}
+    members: dict[str, bytes | Path] = {DESCRIPTOR: descriptor_bytes(released_descriptor(root, descriptor))}
     for rel in files:
-        members[rel] = (root / rel).read_bytes()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = MEMBER_MODE
-            info.create_system = 3  # Unix, whatever the machine
-            archive.writestr(info, members[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    write_bytes(target, buffer.getvalue())
+        members[rel] = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSLEVEL) as archive:
+            for name in sorted(members):
+                info = zipfile.ZipInfo(name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = MEMBER_MODE
+                info.create_system = 3  # Unix, whatever the machine
+                content = members[name]
+                info.file_size = len(content) if isinstance(content, bytes) else content.stat().st_size
+                with archive.open(info, "w") as dst:
+                    if isinstance(content, bytes):
+                        dst.write(content)
+                    else:
+                        with content.open("rb") as src:
+                            shutil.copyfileobj(src, dst, CHUNK)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_sums(folder: Path, exclude: Iterable[str] = (SUMS,)) -> str:

@@ -297,3 +297,30 @@ def test_dictionary_html_in_chromium(release: Path, tmp_path: Path) -> None:
     done = subprocess.run([str(chromium), *flags, f"--screenshot={shot}", "--window-size=1280,1600", url],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_inline_data_non_tabular_file_and_self_cycle(tmp_path: Path) -> None:
+    from tests.packages import write_package
+
+    root = tmp_path / "mixed"
+    write_package(root, [
+        {"name": "codes", "data": [["code", "label"], ["RU", "Russia"], ["KP", "North Korea"]],
+         "schema": {"fields": [{"name": "code", "type": "string"}, {"name": "label", "type": "string"}],
+                    "primaryKey": ["code"]}},
+        {"name": "notes", "path": "docs/notes.txt", "format": "txt", "mediatype": "text/plain"},
+        {"name": "tree", "path": "tree.csv", "format": "csv",
+         "schema": {"fields": [{"name": "id", "type": "string"}, {"name": "up", "type": "string"}], "primaryKey": ["id"],
+                    "foreignKeys": [{"fields": ["up"], "reference": {"resource": "", "fields": ["id"]}}]}},
+    ], {"docs/notes.txt": "free text\n", "tree.csv": "id,up\na,b\nb,a\n"}, name="mixed")
+    out = tmp_path / "dist"
+    result = build(root, out, force=True)
+    assert result.tables == {"codes": 2, "tree": 2}
+    assert any("table tree: constraints relaxed" in w and "cycle" in w for w in result.warnings)
+    con = duckdb.connect(str(out / "mixed.duckdb"), read_only=True)
+    assert con.execute("SELECT label FROM codes WHERE code = 'KP'").fetchone() == ("North Korea",)
+    with zipfile.ZipFile(out / "mixed.zip") as archive:
+        assert archive.namelist() == ["datapackage.json", "docs/notes.txt", "tree.csv"]
+        released = json.loads(archive.read("datapackage.json"))
+    assert "hash" not in released["resources"][0]  # inline data has no file to hash
+    assert released["resources"][1]["hash"] == "sha256:" + hashlib.sha256(b"free text\n").hexdigest()
+    assert "## notes" in (out / "dictionary.md").read_text()

@@ -324,3 +324,12 @@ def test_inline_data_non_tabular_file_and_self_cycle(tmp_path: Path) -> None:
     assert "hash" not in released["resources"][0]  # inline data has no file to hash
     assert released["resources"][1]["hash"] == "sha256:" + hashlib.sha256(b"free text\n").hexdigest()
     assert "## notes" in (out / "dictionary.md").read_text()
+
+
+def test_failed_first_build_leaves_nothing(package: Path, tmp_path: Path) -> None:
+    (package / "resources/events.csv").unlink()
+    out = tmp_path / "fresh"
+    result = CliRunner().invoke(app, ["build", str(package), "--out", str(out), "--force"])
+    assert result.exit_code == 1
+    assert result.stderr == "dpkg: error: resources/events.csv: the file does not exist\n"
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -172,3 +172,11 @@ def test_same_seeded_errors_as_frictionless(tmp_path):
     by_gx = sorted({(f.file, f.row, f.field) for f in run_gx_checks(root, descriptor, curation=False)})
     assert by_gx == by_frictionless
     assert len(by_gx) == len(seeds)
+
+
+def test_schema_resources_limit_the_schema_expectations(tmp_path):
+    rows = _rows()
+    rows[0][3] = "US"
+    root, descriptor = _package(tmp_path, rows, parent_rows=[["P001", "first"], ["bad", "x"]])
+    findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"parent"})
+    assert [(f.file, f.row, f.field) for f in findings] == [("data/parent.csv", 3, "id")]

@@ -33,6 +33,16 @@ def _database(package: str, dist: list[Path] | None, quiet: bool):
     return con
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not complain."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _show_schema(con, fmt: Format) -> None:
     from datapkg.query import render_schema, schema_listing
 
@@ -71,14 +81,18 @@ def query(
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     if not sql or not sql.strip():
         raise UsageError("no SQL given (pass it as an argument or with -f FILE.sql)")
-    from datapkg.query import render, run_sql
+    from datapkg.query import run_sql, write
 
     con = _database(package, dist, quiet)
     try:
         result = run_sql(con, sql)
+        try:
+            write(result, format.value, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. | head: the reader has gone, which is not an error
+            _silence_stdout()
     finally:
         con.close()
-    typer.echo(render(result, format.value), nl=False)
 
 
 def tables(

@@ -18,10 +18,10 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from datapkg.errors import UsageError
 
@@ -29,16 +29,36 @@ FORMATS = ("table", "csv", "json", "jsonl", "markdown")
 #: Statement types a read-only query may run (SHOW/DESCRIBE/SUMMARIZE parse as SELECT).
 ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
 CACHE_DIR = ".dpkg-cache"
+BATCH = 10_000
 READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 
 
 @dataclass
 class Result:
-    """Columns, their DuckDB types and the rows of the last statement."""
+    """Columns, their DuckDB types and the rows of the last statement.
+
+    Rows are fetched lazily from ``cursor`` in batches (:meth:`batches`) so that CSV/JSON
+    output streams; :attr:`rows` fetches them all (and keeps them).
+    """
 
     columns: list[str]
     types: list[str]
-    rows: list[tuple]
+    cursor: Any = None
+    _rows: list[tuple] | None = None
+
+    def batches(self, size: int = BATCH) -> Iterator[list[tuple]]:
+        """The rows in batches (all at once when they were already fetched)."""
+        if self._rows is not None or self.cursor is None:
+            yield self.rows
+            return
+        while batch := self.cursor.fetchmany(size):
+            yield batch
+
+    @property
+    def rows(self) -> list[tuple]:
+        if self._rows is None:
+            self._rows = [] if self.cursor is None else self.cursor.fetchall()
+        return self._rows
 
 
 def one_line(exc: BaseException) -> str:
@@ -174,10 +194,9 @@ def run_sql(con: Any, sql: str) -> Result:
         for statement in statements:
             cursor = con.execute(statement.query)
         description = cursor.description or []
-        rows = cursor.fetchall() if description else []
     except duckdb.Error as exc:
         raise UsageError(one_line(exc)) from None
-    return Result([d[0] for d in description], [str(d[1]) for d in description], rows)
+    return Result([d[0] for d in description], [str(d[1]) for d in description], cursor if description else None)
 
 
 def schema_listing(con: Any) -> Result:
@@ -191,7 +210,7 @@ def schema_listing(con: Any) -> Result:
         WHERE o.schema_name = 'main'
         ORDER BY o.kind, o.name, c.column_index"""
     cursor = con.execute(sql)
-    return Result([d[0] for d in cursor.description], [str(d[1]) for d in cursor.description], cursor.fetchall())
+    return Result([d[0] for d in cursor.description], [str(d[1]) for d in cursor.description], None, cursor.fetchall())
 
 
 # --- output formats ---------------------------------------------------------------------------
@@ -224,20 +243,43 @@ def _text(value: Any) -> str:
     return str(plain)
 
 
-def render(result: Result, fmt: str) -> str:
-    """``result`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``."""
-    if fmt == "json":
-        return json.dumps([dict(zip(result.columns, map(_plain, row))) for row in result.rows],
-                          ensure_ascii=False, indent=2) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False) + "\n"
-                       for row in result.rows)
+def write(result: Result, fmt: str, out: TextIO) -> None:
+    """Write ``result`` to ``out`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``.
+
+    CSV, JSON and JSON Lines stream batch by batch; the two tables need every row for their widths.
+    """
+    import duckdb
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    try:
+        _write(result, fmt, out)
+    except duckdb.Error as exc:  # an error that shows only while rows are fetched
+        raise UsageError(one_line(exc)) from None
+
+
+def _write(result: Result, fmt: str, out: TextIO) -> None:
+    if fmt in ("json", "jsonl"):
+        first = True
+        if fmt == "json":
+            out.write("[")
+        for batch in result.batches():
+            for row in batch:
+                text = json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False)
+                if fmt == "jsonl":
+                    out.write(text + "\n")
+                else:
+                    out.write(("\n  " if first else ",\n  ") + text)
+                first = False
+        if fmt == "json":
+            out.write("]\n" if first else "\n]\n")
+        return
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(result.columns)
-        writer.writerows([_text(v) for v in row] for row in result.rows)
-        return buffer.getvalue()
+        for batch in result.batches():
+            writer.writerows([_text(v) for v in row] for row in batch)
+        return
     cells = [[_text(v).replace("\r", " ").replace("\n", " ") for v in row] for row in result.rows]
     if fmt == "markdown":
         def esc(text: str) -> str:
@@ -245,19 +287,25 @@ def render(result: Result, fmt: str) -> str:
 
         lines = ["| " + " | ".join(esc(c) for c in result.columns) + " |", "|" + "---|" * len(result.columns)]
         lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells]
-        return "\n".join(lines) + "\n"
-    if fmt == "table":
-        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
-        numeric = [t.upper() in {"BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"}
-                   or t.upper().startswith("DECIMAL") for t in result.types]
+        out.write("\n".join(lines) + "\n")
+        return
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
+    numeric = [t.upper() in {"BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"}
+               or t.upper().startswith("DECIMAL") for t in result.types]
 
-        def line(values: list[str]) -> str:
-            return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+    def line(values: list[str]) -> str:
+        return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
 
-        out = [line(result.columns), "-+-".join("-" * w for w in widths)] + [line(row) for row in cells]
-        out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-        return "\n".join(out) + "\n"
-    raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    rows = [line(result.columns), "-+-".join("-" * w for w in widths)] + [line(row) for row in cells]
+    rows.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    out.write("\n".join(rows) + "\n")
+
+
+def render(result: Result, fmt: str) -> str:
+    """``result`` as text in format ``fmt`` (see :func:`write`)."""
+    buffer = io.StringIO()
+    write(result, fmt, buffer)
+    return buffer.getvalue()
 
 
 def render_schema(result: Result, fmt: str) -> str:

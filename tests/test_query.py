@@ -196,3 +196,15 @@ def test_fast_path_imports_no_frictionless_or_gx(package: Path) -> None:
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_large_result_streams_and_survives_a_closed_pipe(package: Path, tmp_path: Path) -> None:
+    sql = "SELECT range AS n, 'row ' || range AS label FROM range(50000)"
+    rows = json.loads(run("query", "-p", str(package), sql, "-F", "json").stdout)
+    assert len(rows) == 50000 and rows[-1] == {"n": 49999, "label": "row 49999"}
+    lines = run("query", "-p", str(package), sql, "-F", "csv").stdout.splitlines()
+    assert len(lines) == 50001 and lines[1] == "0,row 0"
+    dpkg = Path(sys.executable).parent / "dpkg"
+    done = subprocess.run(f"'{dpkg}' query -p '{package}' \"{sql}\" -F jsonl | head -n 1", shell=True,
+                          capture_output=True, text=True)
+    assert done.stdout == '{"n": 0, "label": "row 0"}\n' and done.stderr == ""

@@ -25,8 +25,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from datapkg.errors import UsageError
-from datapkg.loader import is_tabular, quote_ident, resource_schema
+from datapkg.errors import DpkgError, UsageError
+from datapkg.loader import is_tabular, package_resources, quote_ident, resource_schema
 from datapkg.package_source import resource_paths
 
 TEXT_SUFFIX = "::text"
@@ -236,11 +236,14 @@ def suite_dict(name: str, resource: str, expectations: list[dict[str, Any]], *, 
 def tabular_resources(root: Path, descriptor: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(resource descriptor, Table Schema) for every tabular resource with schema fields."""
     out = []
-    for resource in descriptor.get("resources") or []:
-        if not isinstance(resource, dict) or not is_tabular(resource) or not isinstance(resource.get("name"), str):
+    for resource in package_resources(descriptor):
+        if not is_tabular(resource) or not isinstance(resource.get("name"), str):
             continue
-        schema = resource_schema(root, resource)
-        if schema.get("fields"):
+        try:
+            schema = resource_schema(root, resource)
+        except DpkgError:
+            continue  # an unreadable schema: frictionless reports it
+        if isinstance(schema.get("fields"), list) and schema["fields"]:
             out.append((resource, schema))
     return out
 

@@ -134,6 +134,12 @@ def resource_dialect(root: Path, resource: dict[str, Any]) -> dict[str, Any]:
     return dialect
 
 
+def package_resources(descriptor: dict[str, Any]) -> list[dict[str, Any]]:
+    """The descriptor's resources that are objects (a malformed list is frictionless' to report)."""
+    resources = descriptor.get("resources")
+    return [r for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
+
+
 def is_tabular(resource: dict[str, Any]) -> bool:
     """True for a resource frictionless reads as a table (schema, ``type: table``, CSV/TSV, inline rows)."""
     if resource.get("type") == "table" or "schema" in resource:
@@ -541,8 +547,8 @@ def load_package(con: Any, root: str | Path, descriptor: Any, *, resources: Iter
         descriptor = descriptor.to_descriptor()
     wanted = set(resources) if resources is not None else None
     loaded: dict[str, LoadedTable] = {}
-    for resource in descriptor.get("resources") or []:
-        if not isinstance(resource, dict) or not is_tabular(resource):
+    for resource in package_resources(descriptor):
+        if not is_tabular(resource):
             continue
         if wanted is not None and resource.get("name") not in wanted:
             continue

@@ -180,3 +180,15 @@ def test_schema_resources_limit_the_schema_expectations(tmp_path):
     root, descriptor = _package(tmp_path, rows, parent_rows=[["P001", "first"], ["bad", "x"]])
     findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"parent"})
     assert [(f.file, f.row, f.field) for f in findings] == [("data/parent.csv", 3, "id")]
+
+
+def test_suite_for_an_unknown_resource_and_malformed_descriptor(tmp_path):
+    root, descriptor = _package(tmp_path, _rows())
+    (root / "validations").mkdir()
+    (root / "validations" / "ghost.json").write_text(json.dumps(
+        {"name": "ghost", "meta": {"resource": "ghost"}, "expectations": []}))
+    findings = run_gx_checks(root, descriptor, curation=False)
+    assert [(f.check, f.file) for f in findings] == [("gx-suite-error", "validations/ghost.json")]
+    malformed = run_gx_checks(root, {"resources": 5})
+    assert [(f.check, f.file) for f in malformed] == [("gx-suite-error", "validations/ghost.json")]
+    assert gx_resources(root, {"resources": 5}) == set()

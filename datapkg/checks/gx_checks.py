@@ -36,8 +36,8 @@ from typing import Any
 
 from datapkg.errors import DpkgError
 from datapkg.expectations import TEXT_SUFFIX, plain_suites, read_suite_files
-from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, failure_condition, is_tabular,
-                            load_resource, quote_ident, quote_literal, resource_schema, typed_expression)
+from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, failure_condition, is_tabular, load_resource,
+                            package_resources, quote_ident, quote_literal, resource_schema, typed_expression)
 from datapkg.package_source import resource_paths
 from datapkg.report import Finding
 
@@ -73,8 +73,8 @@ def gx_resources(root: str | Path, descriptor: dict[str, Any]) -> set[str]:
     Cheap: nothing is loaded.
     """
     names = set()
-    for resource in descriptor.get("resources") or []:
-        if not isinstance(resource, dict) or not is_tabular(resource) or not isinstance(resource.get("name"), str):
+    for resource in package_resources(descriptor):
+        if not is_tabular(resource) or not isinstance(resource.get("name"), str):
             continue
         paths = resource_paths(resource)
         fmt = str(resource.get("format") or "").lower()
@@ -532,8 +532,8 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             queries = plan_curation_queries(con, root, descriptor)
         rules = _rule_sql(queries)
         tables: dict[str, LoadedTable] = {}
-        for resource in descriptor.get("resources") or []:
-            if not isinstance(resource, dict) or resource.get("name") not in wanted:
+        for resource in package_resources(descriptor):
+            if resource.get("name") not in wanted:
                 continue
             try:
                 tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True, lazy=True)
@@ -551,8 +551,13 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
         suites += read_suite_files(root)
         prepared = []
         for suite in suites:
-            table = tables.get((suite.get("meta") or {}).get("resource"))
+            named = (suite.get("meta") or {}).get("resource")
+            table = tables.get(named)
             if table is None:
+                if (suite.get("meta") or {}).get("file") and named not in wanted:
+                    findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
+                                            message=f"suite {suite.get('name')!r} checks resource {named!r}, "
+                                                    "which is not a local tabular resource of this package"))
                 continue
             try:
                 try:

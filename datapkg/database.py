@@ -23,6 +23,10 @@ from datapkg.package_source import check_relative_path, is_remote, resource_path
 
 META_SCHEMA = "_dpkg"
 TEXTS = "texts"
+#: 16 KiB blocks (DuckDB's default: 256 KiB) keep a small package's database small and quick to
+#: open; packages with more than SMALL_PACKAGE bytes of data keep DuckDB's default.
+SMALL_BLOCK_SIZE = 16384
+SMALL_PACKAGE = 32 << 20
 LABEL_COLUMNS = ("summary_en", "about_en", "name_en", "title_en", "headline", "title", "name", "label", "description")
 
 
@@ -282,7 +286,10 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
     info = DatabaseInfo()
     con = duckdb.connect(config={"threads": 1})
     try:
-        con.execute(f"ATTACH {lit(str(target))} AS out")
+        size = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
+                   for p in resource_paths(r) if _local(p) and (root / p).is_file())
+        options = f" (BLOCK_SIZE {SMALL_BLOCK_SIZE})" if size < SMALL_PACKAGE else ""
+        con.execute(f"ATTACH {lit(str(target))} AS out{options}")
         loaded: dict[str, Any] = {}
         resources = {r["name"]: r for r in descriptor.get("resources") or []
                      if isinstance(r, dict) and isinstance(r.get("name"), str) and is_tabular(r)}

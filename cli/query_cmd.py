@@ -25,9 +25,12 @@ def _database(package: str, dist: list[Path] | None, quiet: bool):
     """A read-only connection to the package's up-to-date database (rebuilding the cache if needed)."""
     from datapkg.query import open_database
 
-    def step(message: str) -> None:
-        if not quiet and sys.stderr.isatty():
-            typer.echo(f"dpkg: {message}…", err=True)
+    said: list[str] = []
+
+    def step(message: str) -> None:  # one note on a terminal when the cache is (re)built
+        if not quiet and not said and sys.stderr.isatty():
+            typer.echo("dpkg: the package changed; building the query cache…", err=True)
+            said.append(message)
 
     con, _db, _kind = open_database(package, dist=dist or None, step=step)
     return con

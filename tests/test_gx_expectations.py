@@ -33,6 +33,8 @@ def test_every_schema_constraint_becomes_an_expectation():
     got = {(e["type"], e["kwargs"].get("column") or tuple(e["kwargs"].get("column_list", ())), e["meta"]["dpkg"]["kind"])
            for e in resource_expectations("t", SCHEMA)}
     assert got == {
+        ("expect_column_values_to_be_null", "row:missing-cell", "structure"),
+        ("expect_column_values_to_be_null", "row:blank-row", "structure"),
         ("expect_column_values_to_match_regex", "id::text", "type"),
         ("expect_column_values_to_not_be_null", "id::text", "required"),
         ("expect_column_values_to_be_unique", "id", "unique"),

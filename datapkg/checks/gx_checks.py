@@ -207,6 +207,14 @@ def create_view(con: Any, table: LoadedTable, columns: set[str], rules: dict[tup
         col = quote_ident(fld["name"])
         base_cols.append(f"{typed_expression(table.schema, fld, 'r.' + col)} AS {col}")
         base_cols.append(f"{typed_text(table.schema, fld, 'r.' + col)} AS {quote_ident(fld['name'] + TEXT_SUFFIX)}")
+    raw_cells = [f"r.{quote_ident(f['name'])}" for f in table.fields]
+    structure = {
+        # DuckDB pads a short row with NULLs (an empty cell is ''): the first padded field
+        "row:missing-cell": "coalesce(" + ", ".join(f"CASE WHEN {c} IS NULL THEN {quote_literal(f['name'])} END"
+                                                   for c, f in zip(raw_cells, table.fields)) + ")",
+        "row:blank-row": "CASE WHEN " + " AND ".join(f"coalesce({c}, '') = ''" for c in raw_cells) + " THEN '' END",
+    }
+    base_cols += [f"{sql} AS {quote_ident(name)}" for name, sql in structure.items() if name in columns]
     derived, joins = [], []
     for name in sorted(columns):
         if name.startswith("type:") and name[5:] in raw_by_name:
@@ -348,6 +356,10 @@ def describe(exp: dict[str, Any], value: Any, field_name: str | None) -> str:
         return f'"{shown}" appears more than once in {what}; values must be unique'
     if kind == "expect_compound_columns_to_be_unique":
         return f"the combination ({field_name}) = ({shown}) appears more than once; it must be unique"
+    if dpkg.get("check") == "missing-cell":
+        return f'the row has fewer values than the header: field "{shown}" has no value; add the missing cell'
+    if dpkg.get("check") == "blank-row":
+        return "the row is completely blank; delete it"
     if dpkg.get("check") == "foreign-key":
         return f'"{shown}" in "{field_name}" has no match in {dpkg.get("reference")}; fix the value or add the referenced row'
     if kind == "expect_column_values_to_be_null":
@@ -376,7 +388,7 @@ def findings_from_result(prepared: PreparedSuite, exp: dict[str, Any], result: A
     dpkg = (exp.get("meta") or {}).get("dpkg") or {}
     kind = exp.get("type", "")
     column = (exp.get("kwargs") or {}).get("column")
-    field_name = dpkg.get("field") or (column.removesuffix(TEXT_SUFFIX) if isinstance(column, str) else None)
+    field_name = dpkg["field"] if "field" in dpkg else (column.removesuffix(TEXT_SUFFIX) if isinstance(column, str) else None)
     check = dpkg.get("check") or kind
     common = {"resource": table.name, "file": table.file}
     info = result.exception_info or {}
@@ -407,7 +419,8 @@ def findings_from_result(prepared: PreparedSuite, exp: dict[str, Any], result: A
         else:
             value = item.get(column) if isinstance(column, str) else None
         message = messages.get(row) if row in messages else describe(exp, value, field_name)
-        out.append(Finding(check=check, message=message, row=row, field=field_name,
+        out.append(Finding(check=check, message=message, row=row,
+                           field=str(value) if dpkg.get("field_from_value") else field_name,
                            value=None if value is None else _fmt(value), **common))
     return out
 

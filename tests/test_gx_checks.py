@@ -130,6 +130,7 @@ def test_hand_written_suite_adds_to_generated(tmp_path):
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "max_value": 50},
          "meta": {"dpkg": {"message": "amount {value} is above 50"}}},
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}, "meta": {}},
     ]}
     (root / "validations").mkdir()
     (root / "validations" / "child-extra.json").write_text(json.dumps(suite))
@@ -137,7 +138,8 @@ def test_hand_written_suite_adds_to_generated(tmp_path):
     got = sorted((f.check, f.row, f.field, f.message) for f in findings)
     assert ("expect_column_values_to_be_between", 3, "amount", "amount 60 is above 50") in got
     assert ("expect_table_row_count_to_be_between", None, None, "expect_table_row_count_to_be_between failed (observed: 4)") in got
-    assert len(got) == 2
+    assert [g[:3] for g in got if g[0] == "gx-expectation-error"] == [("gx-expectation-error", None, "no_such_column")]
+    assert len(got) == 3
 
 
 def test_gx_resources_names_what_the_path_covers(tmp_path):

@@ -268,14 +268,15 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
         view = wide
     prepared = PreparedSuite(suite, table)
     predicates = []
+    available = {d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description}
     for exp in suite.get("expectations") or []:
-        predicate = candidate_predicate(con, exp, view)
-        if predicate is None:
+        unknown = any(c not in available for c in expectation_columns(exp))
+        predicate = None if unknown else candidate_predicate(con, exp, view)
+        if predicate is None:  # GX evaluates it on the full columns (and reports a missing column itself)
             prepared.other_expectations.append(exp)
         else:
             prepared.map_expectations.append(exp)
             predicates.append(f"({predicate})")
-    available = {d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description}
     wanted = [ROW] + sorted(c for c in names if c in available and c != ROW)
     wanted += sorted(c for c in available if c.endswith("#message") and c[: -len("#message")] in names)
     select = ", ".join(quote_ident(c) for c in wanted)

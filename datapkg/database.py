@@ -141,7 +141,7 @@ def _topological(names: list[str], deps: dict[str, set[str]]) -> list[str]:
     return done
 
 
-def _foreign_keys(name: str, schema: dict[str, Any]) -> list[tuple[list[str], str, list[str]]]:
+def foreign_keys(name: str, schema: dict[str, Any]) -> list[tuple[list[str], str, list[str]]]:
     """(fields, referenced resource, referenced fields) of each foreign key of ``schema``."""
     out = []
     for fk in schema.get("foreignKeys") or []:
@@ -158,7 +158,7 @@ def _foreign_keys(name: str, schema: dict[str, Any]) -> list[tuple[list[str], st
     return out
 
 
-def _key_list(value: Any) -> list[str]:
+def key_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
@@ -182,7 +182,7 @@ def table_ddl(name: str, schema: dict[str, Any], fields: list[dict[str, Any]], e
     """
     from datapkg.loader import duckdb_type
 
-    pk = _key_list(schema.get("primaryKey"))
+    pk = key_list(schema.get("primaryKey"))
     described: list[str] = []
     lines = []
     for fld in fields:
@@ -207,14 +207,14 @@ def table_ddl(name: str, schema: dict[str, Any], fields: list[dict[str, Any]], e
     if level < 3:
         keys += [(f["name"],) for f in fields if (f.get("constraints") or {}).get("unique")]
         for unique in schema.get("uniqueKeys") or []:
-            cols = _key_list(unique)
+            cols = key_list(unique)
             if cols and tuple(cols) not in keys:
                 lines.append(f"UNIQUE ({', '.join(q(c) for c in cols)})")
                 described.append(f"UNIQUE ({', '.join(cols)})")
                 keys.append(tuple(cols))
     used = []
     if level < 2:
-        for cols, ref, ref_cols in _foreign_keys(name, schema):
+        for cols, ref, ref_cols in foreign_keys(name, schema):
             ref_keys = keys if ref == name else enforced.get(ref, [])
             if tuple(ref_cols) not in ref_keys:
                 continue
@@ -306,7 +306,7 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
             texts_name = f"{TEXTS}_files"
         else:
             texts_name = TEXTS
-        deps = {n: {ref for _, ref, _ in _foreign_keys(n, schemas[n])} for n in names}
+        deps = {n: {ref for _, ref, _ in foreign_keys(n, schemas[n])} for n in names}
         enforced: dict[str, list[tuple[str, ...]]] = {}
         for name in _topological(names, deps):
             step(f"writing table {name}")
@@ -424,7 +424,7 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
                                   {**_comments(con, name), "text": f"Full text of the file named by path (from {texts})."}))
     # 2. <resource>_expanded: a table with its foreign keys resolved.
     for name in tables:
-        refs = [(c, r, rc) for c, r, rc in _foreign_keys(name, schemas[name]) if r != name and r in info.tables]
+        refs = [(c, r, rc) for c, r, rc in foreign_keys(name, schemas[name]) if r != name and r in info.tables]
         if not refs:
             continue
         own = _columns(con, name)
@@ -472,7 +472,7 @@ def _citation_table(con: Any, schemas: dict[str, dict[str, Any]], info: Database
         fields = {f["name"]: f for f in schemas[name].get("fields", []) if isinstance(f, dict) and "name" in f}
         if not {"resource", "record_id"} <= set(fields):
             continue
-        for cols, ref, ref_cols in _foreign_keys(name, schemas[name]):
+        for cols, ref, ref_cols in foreign_keys(name, schemas[name]):
             if ref != name and ref in info.tables and len(cols) == 1:
                 enum = (fields["resource"].get("constraints") or {}).get("enum")
                 if isinstance(enum, list):
@@ -490,7 +490,7 @@ def _citation_views(con: Any, cit: dict[str, Any], schemas: dict[str, dict[str, 
     src_cols = [c for c in _columns(con, source) if c not in own and c != key]
     labels = []
     for fact in cit["facts"]:
-        pk = _key_list(schemas[fact].get("primaryKey"))
+        pk = key_list(schemas[fact].get("primaryKey"))
         label = _label(_columns(con, fact))
         if len(pk) == 1 and label:
             labels.append(f"WHEN {lit(fact)} THEN (SELECT min(CAST(f.{q(label)} AS VARCHAR)) FROM {q(fact)} f "

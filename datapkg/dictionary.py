@@ -13,7 +13,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from datapkg.database import DatabaseInfo, _foreign_keys, _key_list, q
+from datapkg.database import DatabaseInfo, foreign_keys, key_list, q
 
 EXAMPLES = 3
 EXAMPLE_WIDTH = 60
@@ -55,7 +55,7 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
     try:
         incoming: dict[str, list[str]] = {}
         for name, schema in schemas.items():
-            for cols, ref, ref_cols in _foreign_keys(name, schema):
+            for cols, ref, ref_cols in foreign_keys(name, schema):
                 incoming.setdefault(ref, []).append(f"{name} ({', '.join(cols)}) → {ref} ({', '.join(ref_cols)})")
         resources = []
         for resource in descriptor.get("resources") or []:
@@ -63,15 +63,15 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
                 continue
             name = resource["name"]
             schema = schemas.get(name, {})
-            pk = _key_list(schema.get("primaryKey"))
+            pk = key_list(schema.get("primaryKey"))
             entry: dict[str, Any] = {
                 "name": name, "title": resource.get("title") or "", "description": resource.get("description") or "",
                 "file": files.get(name, ""), "rows": info.tables.get(name),
                 "licenses": [lic.get("name") or lic.get("title") or "" for lic in resource.get("licenses") or []
                              if isinstance(lic, dict)],
                 "primary_key": pk,
-                "unique_keys": [_key_list(u) for u in schema.get("uniqueKeys") or []],
-                "foreign_keys": [f"({', '.join(c)}) → {r} ({', '.join(rc)})" for c, r, rc in _foreign_keys(name, schema)],
+                "unique_keys": [key_list(u) for u in schema.get("uniqueKeys") or []],
+                "foreign_keys": [f"({', '.join(c)}) → {r} ({', '.join(rc)})" for c, r, rc in foreign_keys(name, schema)],
                 "referenced_by": incoming.get(name, []),
                 "enforced": info.constraints.get(name, []),
                 "skipped": info.skipped.get(name), "fields": [],

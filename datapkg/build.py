@@ -106,6 +106,8 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     con = duckdb.connect(str(db_path), read_only=True, config={"threads": 1})
     try:
         for name in sorted(info.tables):
+            if "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+                raise UsageError(f"resource name {name!r} cannot be a Parquet file name (no '/', '\\' or leading '.')")
             target = folder / "parquet" / f"{name}.parquet"
             con.execute(f'COPY (SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}") TO '
                         f"'{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")

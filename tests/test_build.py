@@ -333,3 +333,13 @@ def test_failed_first_build_leaves_nothing(package: Path, tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert result.stderr == "dpkg: error: resources/events.csv: the file does not exist\n"
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_resource_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    from tests.packages import table, write_package
+
+    root = tmp_path / "evil"
+    write_package(root, [table("../../escape", "data.csv", [{"name": "a", "type": "integer"}])], {"data.csv": "a\n1\n"})
+    result = CliRunner().invoke(app, ["build", str(root), "--out", str(tmp_path / "out"), "--force"])
+    assert result.exit_code == 2 and "cannot be a Parquet file name" in result.stderr
+    assert not (tmp_path / "escape.parquet").exists() and not (tmp_path / "out").exists()

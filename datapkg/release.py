@@ -15,7 +15,7 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,11 +42,16 @@ def release_time(descriptor: dict[str, Any]) -> tuple[int, int, int, int, int, i
     moment: datetime | None = None
     if epoch and epoch.strip().isdigit():
         moment = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
-    elif isinstance(descriptor.get("created"), str):
-        try:
-            moment = datetime.fromisoformat(descriptor["created"].replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
+    else:
+        created = descriptor.get("created")
+        if isinstance(created, date) and not isinstance(created, datetime):
+            created = datetime(created.year, created.month, created.day)
+        if isinstance(created, str):
+            try:
+                created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+            except ValueError:
+                created = None
+        moment = created if isinstance(created, datetime) else None
     if moment is None or moment.year < 1980 or moment.year > 2107:
         return ZIP_EPOCH
     if moment.tzinfo is not None:
@@ -117,7 +122,12 @@ def released_descriptor(root: Path, descriptor: dict[str, Any]) -> dict[str, Any
 
 def descriptor_bytes(descriptor: dict[str, Any]) -> bytes:
     """The released descriptor as stable JSON (2-space indent, keys in their order, final newline)."""
-    return (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(descriptor, indent=2, ensure_ascii=False, default=_json_value) + "\n").encode("utf-8")
+
+
+def _json_value(value: Any) -> Any:
+    """Dates and times a YAML descriptor holds as such, in ISO 8601 (anything else as text)."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target: Path) -> None:

@@ -343,3 +343,22 @@ def test_resource_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["build", str(root), "--out", str(tmp_path / "out"), "--force"])
     assert result.exit_code == 2 and "cannot be a Parquet file name" in result.stderr
     assert not (tmp_path / "escape.parquet").exists() and not (tmp_path / "out").exists()
+
+
+def test_yaml_descriptor_with_dates(tmp_path: Path) -> None:
+    root = tmp_path / "yamlpkg"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "a.csv").write_text("x\n1\n")
+    (root / "datapackage.yaml").write_text(
+        "name: yaml-package\ncreated: 2024-05-01\nresources:\n  - name: a\n    path: data/a.csv\n"
+        "    schema:\n      fields:\n        - {name: x, type: integer}\n        - {name: y, type: date}\n"
+        "    sources:\n      - {title: Somewhere, published: 2024-04-30}\n")
+    (root / "data" / "a.csv").write_text("x,y\n1,2024-01-02\n")
+    out = tmp_path / "dist"
+    build(root, out, force=True)  # frictionless wants 'created' as a string: an unquoted YAML date is invalid
+    with zipfile.ZipFile(out / "yaml-package.zip") as archive:
+        released = json.loads(archive.read("datapackage.json"))
+        assert {i.date_time for i in archive.infolist()} == {(2024, 5, 1, 0, 0, 0)}
+    assert released["created"] == "2024-05-01"
+    assert released["resources"][0]["sources"][0]["published"] == "2024-04-30"
+    assert pq.read_table(out / "parquet" / "a.parquet").to_pylist()[0]["x"] == 1

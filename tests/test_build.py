@@ -178,6 +178,19 @@ def test_reproducible(package: Path, tmp_path: Path) -> None:
     # DuckDB writes a random database identifier into its file header: only that file's line may differ.
     assert [s for s in sums_one if not s.endswith(DB)] == [s for s in sums_two if not s.endswith(DB)]
     assert len(sums_one) == len(sums_two) == 8
+    # the same package elsewhere on disk gives the same release
+    moved = shutil.copytree(package, tmp_path / "elsewhere" / "deeper")
+    third = tmp_path / "three"
+    build(moved, third)
+    for rel in [ZIP, "dictionary.md", "dictionary.html", "parquet/people.parquet"]:
+        assert (first / rel).read_bytes() == (third / rel).read_bytes(), rel
+
+
+def test_source_date_epoch_sets_the_zip_time(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    build(package, tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "out" / ZIP) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
 
 
 def test_interrupted_build_keeps_previous_release(package: Path, release: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -119,6 +119,13 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
     }
 
 
+def _enforced(res: dict[str, Any]) -> list[str]:
+    """The keys and constraints the database enforces, NOT NULLs summed up in one item."""
+    items = [c for c in res["enforced"] if not c.startswith("NOT NULL ")]
+    not_null = [c.removeprefix("NOT NULL ") for c in res["enforced"] if c.startswith("NOT NULL ")]
+    return items + ([f"NOT NULL ({', '.join(not_null)})"] if not_null else [])
+
+
 # --- Markdown ---------------------------------------------------------------------------------
 
 def _md(text: Any) -> str:
@@ -152,6 +159,7 @@ def to_markdown(model: dict[str, Any]) -> str:
                  ("Unique keys", "; ".join(", ".join(u) for u in res["unique_keys"])),
                  ("Foreign keys", "; ".join(res["foreign_keys"])),
                  ("Referenced by", "; ".join(res["referenced_by"])),
+                 ("Enforced by DuckDB", "; ".join(_enforced(res))),
                  ("Not in the database", res["skipped"] or "")]
         out += [f"- {k}: {v}" for k, v in facts if v]
         out += ["", "| Field | Type | Constraints | Description | Examples |", "|---|---|---|---|---|"]
@@ -237,6 +245,7 @@ def to_html(model: dict[str, Any]) -> str:
                  ("Unique keys", _h("; ".join(", ".join(u) for u in res["unique_keys"]))),
                  ("Foreign keys", "<br>".join(_h(f) for f in res["foreign_keys"])),
                  ("Referenced by", "<br>".join(_h(f) for f in res["referenced_by"])),
+                 ("Enforced by DuckDB", _h("; ".join(_enforced(res)))),
                  ("Not in the database", _h(res["skipped"] or ""))]
         rows = [[f"<code>{_h(f['name'])}</code>", f'<span class="type">{_h(f["type"])} ({_h(f["sql_type"])})</span>',
                  _h("; ".join(f["constraints"])), _h(f["description"] or f["title"]),

@@ -229,6 +229,8 @@ def test_invalid_package_refused_unless_force(package: Path, tmp_path: Path) -> 
     assert "constraints relaxed" in forced.stderr  # the duplicate key cannot be a PRIMARY KEY
     con = duckdb.connect(str(out / DB), read_only=True)
     assert con.execute("SELECT count(*), count(age) FROM people").fetchone() == (4, 2)
+    people = (out / "dictionary.md").read_text().split("## people", 1)[1].split("\n## ", 1)[0]
+    assert "- Primary key: person_id" in people and "Enforced by DuckDB" not in people
 
 
 def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
@@ -268,6 +270,7 @@ def test_dictionary_markdown(release: Path) -> None:
     assert "- Foreign keys: (person_id) → people (person_id); (parent_id) → events (event_id)" in text
     assert "- Referenced by: events (person_id) → people (person_id)" in text
     assert "one of leader, president, minister" in text
+    assert "- Enforced by DuckDB: CHECK role IN enum; PRIMARY KEY (person_id); NOT NULL (name)" in text
     assert "## Views" in text and "`cited_facts`" in text
     assert "## Facts per docs row" in text and "| d1 | Headline 1 | 3 | 3 | 2 | 1 |" in text
 

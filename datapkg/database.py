@@ -227,10 +227,13 @@ def table_ddl(name: str, schema: dict[str, Any], fields: list[dict[str, Any]], e
 
 def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[str], str, list[str]]]) -> None:
     """Copy the loaded rows into the output table, parents before children for self references."""
+    from datapkg.loader import ROW
+
     cols = ", ".join(q(c) for c in columns)
+    row = q(ROW)
     source = f"memory.main.{q(name)}"
     if not self_fks:
-        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source} ORDER BY __row")
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source} ORDER BY {row}")
         return
     # DuckDB checks a foreign key against rows already in the table: insert in waves, parents first.
     con.execute("CREATE OR REPLACE TEMP TABLE __done (r BIGINT)")
@@ -241,12 +244,12 @@ def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[s
         ready.append(f"({nulls} OR EXISTS (SELECT 1 FROM out.main.{q(name)} t WHERE {match}))")
     while True:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __wave AS SELECT s.* FROM {source} s "
-                    f"WHERE s.__row NOT IN (SELECT r FROM __done) AND {' AND '.join(ready)}")
+                    f"WHERE s.{row} NOT IN (SELECT r FROM __done) AND {' AND '.join(ready)}")
         if con.execute("SELECT count(*) FROM __wave").fetchone()[0] == 0:
             break
-        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM __wave ORDER BY __row")
-        con.execute("INSERT INTO __done SELECT __row FROM __wave")
-    left = con.execute(f"SELECT count(*) FROM {source} WHERE __row NOT IN (SELECT r FROM __done)").fetchone()[0]
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM __wave ORDER BY {row}")
+        con.execute(f"INSERT INTO __done SELECT {row} FROM __wave")
+    left = con.execute(f"SELECT count(*) FROM {source} WHERE {row} NOT IN (SELECT r FROM __done)").fetchone()[0]
     con.execute("DROP TABLE __wave")
     if left:
         con.execute("DROP TABLE __done")

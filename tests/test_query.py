@@ -208,3 +208,11 @@ def test_large_result_streams_and_survives_a_closed_pipe(package: Path, tmp_path
     done = subprocess.run(f"'{dpkg}' query -p '{package}' \"{sql}\" -F jsonl | head -n 1", shell=True,
                           capture_output=True, text=True)
     assert done.stdout == '{"n": 0, "label": "row 0"}\n' and done.stderr == ""
+
+
+def test_corrupt_cache_is_rebuilt(package: Path) -> None:
+    (package / CACHE).parent.mkdir(parents=True)
+    (package / CACHE).write_bytes(b"not a database at all")
+    result = run("query", "-p", str(package), "SELECT count(*) AS n FROM people", "-F", "csv")
+    assert result.exit_code == 0 and result.stdout == "n\n3\n"
+    assert (package / CACHE).read_bytes()[8:12] == b"DUCK"

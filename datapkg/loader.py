@@ -284,9 +284,11 @@ def _has_skipped_lines(path: Path, comment: str | None) -> bool:
     return False
 
 
-def _row_numbers(path: Path, opts: _Csv) -> list[int]:
-    """Frictionless row numbers of the records DuckDB emits (it skips blank and comment lines)."""
+def _row_numbers(path: Path, opts: _Csv) -> tuple[list[int], list[int]]:
+    """Frictionless row numbers of the records DuckDB emits (it skips blank and comment lines),
+    and the row numbers of the blank lines."""
     numbers: list[int] = []
+    blanks: list[int] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote or None,
                             doublequote=bool(opts.quote) and opts.escape == opts.quote,
@@ -294,11 +296,12 @@ def _row_numbers(path: Path, opts: _Csv) -> list[int]:
                             quoting=csv.QUOTE_MINIMAL if opts.quote else csv.QUOTE_NONE, strict=False)
         for number, record in enumerate(reader, start=1):
             if not record:
+                blanks.append(number)
                 continue
             if opts.comment and record[0].startswith(opts.comment):
                 continue
             numbers.append(number)
-    return numbers
+    return numbers, blanks
 
 
 def _utf8_copy(path: Path, encoding: str, tmpdir: str) -> Path:
@@ -337,6 +340,12 @@ def _split(qualified: str) -> tuple[str, str]:
     return schema, name[1:-1].replace('""', '"')
 
 
+def blank_lines_table(name: str) -> str:
+    """``raw."<name>#blank"``: the row numbers of the file's blank lines (lazy loads keep it when
+    the file has any); DuckDB skips those lines, frictionless counts them as blank rows."""
+    return f"{RAW_SCHEMA}.{quote_ident(name + '#blank')}"
+
+
 def _stage_name(target: str) -> str:
     """The table that holds a resource's cells as DuckDB read them (``raw."<name>#cells"``)."""
     return f"{RAW_SCHEMA}.{quote_ident(target + '#cells')}"
@@ -358,6 +367,7 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         raise LoadError(f"{rel}: the file does not exist")
     stage = _stage_name(name)
     numbers_table = f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
+    blank_table = blank_lines_table(name)
     with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:
         encoding = DUCKDB_ENCODINGS.get(opts.encoding)
         if encoding is None or encoding == "utf-16":
@@ -390,14 +400,19 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         cols = [f"s.{quote_ident(d[0])}" for d in con.execute(f"SELECT * FROM {stage} LIMIT 0").description]
         width = len(cols)
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
+        con.execute(f"DROP TABLE IF EXISTS {blank_table}")
         if _has_skipped_lines(path, opts.comment):
             import pyarrow as pa
 
-            numbers = _row_numbers(path, opts)
+            numbers, blanks = _row_numbers(path, opts)
             mapping = pa.table({"i": pa.array(range(len(numbers)), pa.int64()), "n": pa.array(numbers, pa.int64())})
             con.register("__dpkg_rownumbers", mapping)
             con.execute(f"CREATE TABLE {numbers_table} AS SELECT * FROM __dpkg_rownumbers")
             con.unregister("__dpkg_rownumbers")
+            first = (max(opts.header_rows) + 1) if opts.header_rows else 1
+            con.register("__dpkg_blanks", pa.table({ROW: pa.array([b for b in blanks if b >= first], pa.int64())}))
+            con.execute(f"CREATE TABLE {blank_table} AS SELECT * FROM __dpkg_blanks")
+            con.unregister("__dpkg_blanks")
             number_sql = "m.n"
             source = f"(SELECT s.rowid AS __i, s.* FROM {stage} s) s JOIN {numbers_table} m ON s.__i = m.i"
         else:
@@ -415,6 +430,7 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         con.execute(f"CREATE TABLE {target} AS {query} ORDER BY 1")
         con.execute(f"DROP TABLE IF EXISTS {stage}")
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
+        con.execute(f"DROP TABLE IF EXISTS {blank_table}")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 

@@ -36,8 +36,9 @@ from typing import Any
 
 from datapkg.errors import DpkgError
 from datapkg.expectations import TEXT_SUFFIX, plain_suites, read_suite_files
-from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, failure_condition, is_tabular, load_resource,
-                            package_resources, quote_ident, quote_literal, resource_schema, typed_expression)
+from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, blank_lines_table, failure_condition,
+                            is_tabular, load_resource, package_resources, quote_ident, quote_literal,
+                            resource_schema, typed_expression)
 from datapkg.package_source import resource_paths
 from datapkg.report import Finding
 
@@ -231,9 +232,22 @@ def create_view(con: Any, table: LoadedTable, columns: set[str], rules: dict[tup
             derived.append(f"{alias}.message AS {quote_ident(name + '#message')}")
     view = quote_ident(f"gx:{table.name}")
     base = f"SELECT {', '.join(base_cols)} FROM {table.raw} r"
+    if "row:blank-row" in columns and _exists(con, blank_lines_table(table.name)):
+        # blank lines (DuckDB skips them) join as rows with no cells, like frictionless' blank rows
+        names = [c.rsplit(" AS ", 1)[1] for c in base_cols[1:]]
+        blank = ", ".join(["b.__row"] + [("''" if n == quote_ident("row:blank-row") else "NULL") + f" AS {n}" for n in names])
+        base += f" UNION ALL BY NAME SELECT {blank} FROM {blank_lines_table(table.name)} b"
     select = ", ".join(["t.*"] + derived)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {select} FROM ({base}) t {' '.join(joins)}")
     return view
+
+
+def _exists(con: Any, qualified: str) -> bool:
+    try:
+        con.execute(f"SELECT 1 FROM {qualified} LIMIT 0")
+        return True
+    except Exception:  # noqa: BLE001 - a missing table is the answer
+        return False
 
 
 def typed_text(schema: dict[str, Any], fld: dict[str, Any], col: str) -> str:
@@ -592,7 +606,13 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
                                     message=f"more than {max_rows} rows may fail; only the first {max_rows} were checked by GX"))
     preload.join()
     findings += validate_with_gx([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
-    return findings
+    return _blank_rows_only(findings)
+
+
+def _blank_rows_only(findings: list[Finding]) -> list[Finding]:
+    """Like frictionless, a blank row gets the blank-row finding and no cell findings."""
+    blank = {(f.file, f.row) for f in findings if f.check == "blank-row"}
+    return [f for f in findings if f.check == "blank-row" or f.row is None or (f.file, f.row) not in blank]
 
 
 def _preload_gx() -> Any:

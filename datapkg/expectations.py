@@ -225,6 +225,9 @@ def rule_expectations(queries: list[Any]) -> dict[str, list[dict[str, Any]]]:
 def suite_dict(name: str, resource: str, expectations: list[dict[str, Any]], *, generated: bool = True,
                source: str | None = None) -> dict[str, Any]:
     """A suite in GX's serialized form (built through GX, so GX tools read it back)."""
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 

@@ -19,6 +19,12 @@ Typical use::
     tables = load_package(con, root, descriptor)                 # typed tables, raw dropped
     tables = load_package(con, root, descriptor, keep_raw=True)  # + raw."<name>" (VARCHAR)
     tables = load_package(con, root, descriptor, raw=True)       # only all-VARCHAR tables
+    tables = load_package(con, root, descriptor, lazy=True)      # one copy of the cells; views on top
+
+Limits: a row with more cells than the header keeps only the header's cells (DuckDB drops the
+rest silently; frictionless' ``extra-cell`` check has to find it); multi-file resources and
+spreadsheets raise :class:`UnsupportedResource`; encodings other than UTF-8 and Latin-1 are
+transcoded to a temporary UTF-8 copy first.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -1,4 +1,4 @@
-"""The three example queries of docs/analysts.md run on this package and give sound answers."""
+"""The three example queries of the README's "For analysts" section run on this package and give sound answers."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from cli.main import app
 
 
 def example_queries(repo_root: Path) -> list[str]:
-    text = (repo_root / "docs" / "analysts.md").read_text(encoding="utf-8")
-    return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    text = (repo_root / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## For analysts", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
 
 
 def run(repo_root: Path, sql: str) -> list[dict]:

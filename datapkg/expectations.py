@@ -22,6 +22,7 @@ expectations and reading suite files is plain Python.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +317,7 @@ def generate(root: str | Path, descriptor: dict[str, Any], *, out_dir: Path | No
         con.close()
     rendered: list[tuple[Path, str]] = []
     for plain in suites:
-        target = folder / f"{plain['name']}.json"
+        target = folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', plain['name']).lstrip('.') or 'resource'}.json"
         if target.exists():
             try:
                 existing = json.loads(target.read_text(encoding="utf-8"))

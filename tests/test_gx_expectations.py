@@ -128,3 +128,19 @@ def test_curation_rules_are_asserted_by_gx(tmp_path, repo_root):
     found = [f for f in findings if f.check == "quote-not-found"]
     assert [(f.file, f.row, f.field) for f in found] == [("resources/citations.csv", 2, "quote")]
     assert "is not in the text of article" in found[0].message
+
+
+def test_cli_generate_zipped_package_needs_out(tmp_path):
+    import zipfile
+
+    write_package(tmp_path / "src", [{"name": "t/x", "path": "t.csv", "format": "csv", "schema": SCHEMA}],
+                  {"t.csv": "id,code,day,kind,tags,parent\n1,RU,2024-01-01,a,,\n"})
+    archive = tmp_path / "p.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("datapackage.json", "t.csv"):
+            zf.write(tmp_path / "src" / name, name)
+    result = CliRunner().invoke(app, ["expectations", "generate", str(archive)])
+    assert result.exit_code == 2 and "--out" in result.stderr
+    result = CliRunner().invoke(app, ["expectations", "generate", str(archive), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["t_x.json"]  # a safe file name

@@ -207,3 +207,15 @@ def test_structure_missing_cell_and_blank_row_like_frictionless(tmp_path):
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     by_frictionless = sorted((e.type, e.row_number, getattr(e, "field_name", None)) for t in report.tasks for e in t.errors)
     assert by_gx == by_frictionless
+
+
+def test_nothing_to_check_means_no_gx_import(tmp_path):
+    import subprocess
+    import sys
+
+    root, _ = _package(tmp_path, _rows())
+    code = ("import json, sys; from pathlib import Path; from datapkg.checks.gx_checks import run_gx_checks; "
+            f"root = Path({str(root)!r}); d = json.loads((root / 'datapackage.json').read_text()); "
+            "print(run_gx_checks(root, d, schema_resources=set(), curation=False), 'great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "False"]

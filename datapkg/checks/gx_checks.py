@@ -547,9 +547,9 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     import duckdb
 
     root = Path(root)
-    preload = preload_gx()  # GX's import (2-3 s) overlaps DuckDB's work
     wanted = gx_resources(root, descriptor) if resources is None else set(resources)
     findings: list[Finding] = []
+    prepared: list[PreparedSuite] = []
     spill = tempfile.mkdtemp(prefix="dpkg-gx-")
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill})
     try:
@@ -558,34 +558,22 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             from datapkg.checks.curation import plan_curation_queries
 
             queries = plan_curation_queries(con, root, descriptor)
-        rules = _rule_sql(queries)
-        tables: dict[str, LoadedTable] = {}
-        for resource in package_resources(descriptor):
-            if resource.get("name") not in wanted:
-                continue
-            try:
-                tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True, lazy=True)
-            except LoadError as exc:
-                findings.append(Finding(check="load-error", message=str(exc), resource=resource["name"],
-                                        file=(resource_paths(resource) or [None])[0]))
-            except UnsupportedResource:
-                continue
-        suites = plain_suites(root, descriptor, queries)
-        if schema_resources is not None:
-            for suite in suites:
-                if suite["meta"]["resource"] not in schema_resources:
-                    suite["expectations"] = [e for e in suite["expectations"]
-                                             if ((e.get("meta") or {}).get("dpkg") or {}).get("kind") == "rule"]
-        suites += read_suite_files(root)
-        prepared = []
+        suites = _suites(root, descriptor, queries, schema_resources)
+        named = {(s.get("meta") or {}).get("resource") for s in suites if s.get("expectations")}
         for suite in suites:
-            named = (suite.get("meta") or {}).get("resource")
-            table = tables.get(named)
-            if table is None:
-                if (suite.get("meta") or {}).get("file") and named not in wanted:
-                    findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
-                                            message=f"suite {suite.get('name')!r} checks resource {named!r}, "
-                                                    "which is not a local tabular resource of this package"))
+            resource = (suite.get("meta") or {}).get("resource")
+            if (suite.get("meta") or {}).get("file") and resource not in wanted:
+                findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
+                                        message=f"suite {suite.get('name')!r} checks resource {resource!r}, "
+                                                "which is not a local tabular resource of this package"))
+        if not named & wanted:
+            return findings  # nothing for GX to check: no import, no load
+        preload = preload_gx()  # GX's import (2-3 s) overlaps DuckDB's work
+        tables = _load(con, root, descriptor, wanted & named, findings)
+        rules = _rule_sql(queries)
+        for suite in suites:
+            table = tables.get((suite.get("meta") or {}).get("resource"))
+            if table is None or not suite.get("expectations"):
                 continue
             try:
                 try:
@@ -607,6 +595,34 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     preload.join()
     findings += validate_with_gx([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
     return _blank_rows_only(findings)
+
+
+def _suites(root: Path, descriptor: dict[str, Any], queries: list[Any],
+            schema_resources: set[str] | None) -> list[dict[str, Any]]:
+    """Generated suites (schema expectations only for ``schema_resources``) plus hand-written ones."""
+    suites = plain_suites(root, descriptor, queries)
+    if schema_resources is not None:
+        for suite in suites:
+            if suite["meta"]["resource"] not in schema_resources:
+                suite["expectations"] = [e for e in suite["expectations"]
+                                         if ((e.get("meta") or {}).get("dpkg") or {}).get("kind") == "rule"]
+    return suites + read_suite_files(root)
+
+
+def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str], findings: list[Finding]) -> dict[str, LoadedTable]:
+    """Load ``names`` lazily (one copy of the cells); an unreadable file becomes a ``load-error`` finding."""
+    tables: dict[str, LoadedTable] = {}
+    for resource in package_resources(descriptor):
+        if resource.get("name") not in names:
+            continue
+        try:
+            tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True, lazy=True)
+        except LoadError as exc:
+            findings.append(Finding(check="load-error", message=str(exc), resource=resource["name"],
+                                    file=(resource_paths(resource) or [None])[0]))
+        except UnsupportedResource:
+            continue
+    return tables
 
 
 def _blank_rows_only(findings: list[Finding]) -> list[Finding]:

@@ -548,6 +548,8 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
 
     root = Path(root)
     wanted = gx_resources(root, descriptor) if resources is None else set(resources)
+    if wanted and (schema_resources is None or schema_resources & wanted):
+        preload_gx()  # schema suites will run: start GX's import (2-3 s) now, it overlaps DuckDB's work
     findings: list[Finding] = []
     prepared: list[PreparedSuite] = []
     spill = tempfile.mkdtemp(prefix="dpkg-gx-")
@@ -568,7 +570,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
                                                 "which is not a local tabular resource of this package"))
         if not named & wanted:
             return findings  # nothing for GX to check: no import, no load
-        preload = preload_gx()  # GX's import (2-3 s) overlaps DuckDB's work
+        preload = preload_gx()  # (already started above when schema suites run)
         tables = _load(con, root, descriptor, wanted & named, findings)
         rules = _rule_sql(queries)
         for suite in suites:

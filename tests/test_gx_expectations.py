@@ -144,3 +144,30 @@ def test_cli_generate_zipped_package_needs_out(tmp_path):
     result = CliRunner().invoke(app, ["expectations", "generate", str(archive), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["t_x.json"]  # a safe file name
+
+
+def _edit_csv(path: Path, row: int, field: str, value: str) -> None:
+    """Set ``field`` of data row ``row`` (frictionless numbering: first data row is 2)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows[row - 1][rows[0].index(field)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def test_gx_asserts_the_same_curation_findings_as_the_curation_engine(tmp_path, repo_root):
+    from datapkg.checks.curation import run_curation_checks
+
+    pkg = _copy_project(repo_root, tmp_path / "pkg")
+    _edit_csv(pkg / "resources" / "officials.csv", 2, "country", "XX")           # unknown country code
+    _edit_csv(pkg / "resources" / "meetings.csv", 2, "start_date", "2000-13")     # not a date at its precision
+    _edit_csv(pkg / "resources" / "citations.csv", 3, "quote", "Tidak ada di artikel mana pun, sungguh.")
+    descriptor = json.loads((pkg / "datapackage.json").read_text())
+    by_curation = {(f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor)}
+    gx_findings = run_gx_checks(pkg, descriptor, schema_resources=set())
+    by_gx = {(f.check, f.file, f.row, f.field) for f in gx_findings}
+    assert {"unknown-country-code", "date-precision-mismatch", "quote-not-found"} <= {c for c, *_ in by_curation}
+    assert by_gx == by_curation

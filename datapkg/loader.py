@@ -62,7 +62,14 @@ DUCKDB_TYPES = {
 
 
 class LoadError(DataError):
-    """A resource's data cannot be read at all (undecodable bytes, malformed CSV)."""
+    """A resource's data cannot be read at all (undecodable bytes, malformed CSV).
+
+    ``check`` names it as frictionless would: ``encoding-error`` or ``source-error``.
+    """
+
+    def __init__(self, message: str, check: str = "source-error") -> None:
+        super().__init__(message)
+        self.check = check
 
 
 class UnsupportedResource(UsageError):
@@ -321,7 +328,8 @@ def _utf8_copy(path: Path, encoding: str, tmpdir: str) -> Path:
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{path.name} cannot be decoded as {encoding}: {exc.reason} at byte {exc.start}") from None
+        raise LoadError(f"{path.name} cannot be decoded as {encoding}: {exc.reason} at byte {exc.start}",
+                        "encoding-error") from None
     return target
 
 
@@ -369,7 +377,7 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     opts = _csv_options(resource, dialect, rel)
     path = root / rel
     if not path.is_file():
-        raise LoadError(f"{rel}: the file does not exist")
+        raise LoadError(f"{rel}: the file does not exist", "scheme-error")
     stage = _stage_name(name)
     numbers_table = f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
     blank_table = blank_lines_table(name)
@@ -457,12 +465,12 @@ def _check_utf8(path: Path, rel: str) -> None:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise LoadError(f"{rel} is not valid UTF-8 (byte {offset + exc.start}); "
-                                f"declare its encoding or re-save it as UTF-8") from None
+                                f"declare its encoding or re-save it as UTF-8", "encoding-error") from None
             offset += len(chunk)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise LoadError(f"{rel} is not valid UTF-8 (it ends inside a character)") from None
+        raise LoadError(f"{rel} is not valid UTF-8 (it ends inside a character)", "encoding-error") from None
 
 
 def _load_inline(con: Any, data: Any, columns: list[str], target: str) -> int:

@@ -219,3 +219,13 @@ def test_nothing_to_check_means_no_gx_import(tmp_path):
             "print(run_gx_checks(root, d, schema_resources=set(), curation=False), 'great_expectations' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_undecodable_bytes_deep_in_a_file_are_an_encoding_error(tmp_path):
+    rows = _rows(3)
+    root, descriptor = _package(tmp_path, rows)
+    path = root / "data" / "child.csv"
+    path.write_bytes(path.read_bytes() + b"C9,P001,2024-03-01,RU,1,1,true,caf\xe9,2024,a\n")
+    findings = run_gx_checks(root, descriptor, curation=False)
+    assert [(f.check, f.file, f.row) for f in findings] == [("encoding-error", "data/child.csv", None)]
+    assert "not valid UTF-8" in findings[0].message

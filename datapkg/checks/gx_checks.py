@@ -612,7 +612,8 @@ def _suites(root: Path, descriptor: dict[str, Any], queries: list[Any],
 
 
 def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str], findings: list[Finding]) -> dict[str, LoadedTable]:
-    """Load ``names`` lazily (one copy of the cells); an unreadable file becomes a ``load-error`` finding."""
+    """Load ``names`` lazily (one copy of the cells); an unreadable file becomes a finding
+    (``encoding-error`` or ``source-error``, as frictionless names them)."""
     tables: dict[str, LoadedTable] = {}
     for resource in package_resources(descriptor):
         if resource.get("name") not in names:
@@ -620,7 +621,7 @@ def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str], fin
         try:
             tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True, lazy=True)
         except LoadError as exc:
-            findings.append(Finding(check="load-error", message=str(exc), resource=resource["name"],
+            findings.append(Finding(check=exc.check, message=str(exc), resource=resource["name"],
                                     file=(resource_paths(resource) or [None])[0]))
         except UnsupportedResource:
             continue

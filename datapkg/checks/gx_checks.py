@@ -501,14 +501,15 @@ def validate_with_gx(prepared: list[PreparedSuite], data_docs: Path | None) -> l
 def _run_all(gx: Any, context: Any, source: Any, prepared: list[PreparedSuite], docs_tmp: Path | None,
              site: str, result_format: dict[str, Any], docs_action: Any) -> list[Finding]:
     findings: list[Finding] = []
-    for n, item in enumerate(prepared):
+    for item in prepared:
         for label, frame, exps in (("candidates", item.candidates, item.map_expectations),
                                    ("full", item.full, item.other_expectations)):
             if frame is None or not exps:
                 continue
+            n = len(context.suites.all())  # a fresh number per GX run: names must be unique
             asset = source.add_dataframe_asset(f"{n}-{label}-{item.table.name}")
             batch_definition = asset.add_batch_definition_whole_dataframe("all")
-            suite = context.suites.add(_gx_suite(gx, item.suite, exps, f" [{label}]"))
+            suite = context.suites.add(_gx_suite(gx, item.suite, exps, f" [{label} #{n}]"))
             if docs_tmp is not None:
                 definition = context.validation_definitions.add(
                     gx.ValidationDefinition(name=f"{n}-{label}-{item.table.name}", data=batch_definition, suite=suite))

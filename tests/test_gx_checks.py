@@ -126,7 +126,7 @@ def test_hand_written_suite_adds_to_generated(tmp_path):
     rows = _rows()
     rows[1][4] = "60"
     root, descriptor = _package(tmp_path, rows)
-    suite = {"name": "child-extra", "meta": {"resource": "child"}, "expectations": [
+    suite = {"name": "child", "meta": {"resource": "child"}, "expectations": [  # same name as the generated one
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "max_value": 50},
          "meta": {"dpkg": {"message": "amount {value} is above 50"}}},
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {}},

@@ -1,37 +1,75 @@
-"""``validate_package``: run every check on a package and gather the findings in one Report."""
+"""``validate_package``: run every check on a package and gather the findings in one Report.
+
+Who checks what:
+
+- frictionless: the descriptor, schemas, headers, and the rows of every table that is not large;
+- :mod:`datapkg.checks.files`: article files and their hashes, stray files, byte-order marks, and
+  ``bytes``/``hash`` of the large tables (which frictionless reads only up to their header);
+- Great Expectations on DuckDB (:mod:`datapkg.checks.gx_checks`): the curation rules and the
+  hand-written suites on every table, and the Table Schema expectations (types, constraints,
+  keys) of the large tables, so that no large table is read row by row in Python;
+- with ``gx=False`` the curation rules run straight on DuckDB (same SQL, no GX) and frictionless
+  reads every table in full.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from datapkg.checks.curation import run_curation_checks
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
-from datapkg.package_source import open_package
-from datapkg.report import Report
+from datapkg.package_source import PackageSource, open_package, resource_paths
+from datapkg.report import Finding, Report
+
+#: A table whose file is larger than this has its row-level checks made on DuckDB, not by frictionless.
+LARGE_TABLE_BYTES = 5_000_000
+
+
+def large_tables(source: PackageSource, threshold: int) -> set[str]:
+    """Resources the GX path can check whose file is over ``threshold`` bytes."""
+    from datapkg.checks.gx_checks import gx_resources
+
+    names = set()
+    for resource in source.descriptor.get("resources") or []:
+        if isinstance(resource, dict) and resource.get("name") in gx_resources(source.root, source.descriptor):
+            path = source.root / resource_paths(resource)[0] if resource_paths(resource) else None
+            if path is not None and path.is_file() and path.stat().st_size > threshold:
+                names.add(resource["name"])
+    return names
+
+
+def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs: Path | None) -> list[Finding]:
+    """Curation rules and GX suites (only on a descriptor frictionless accepts)."""
+    if gx:
+        from datapkg.checks.gx_checks import run_gx_checks
+
+        return run_gx_checks(source.root, source.descriptor, data_docs=data_docs, schema_resources=large)
+    from datapkg.checks.curation import run_curation_checks
+
+    return run_curation_checks(source.root, source.descriptor)
 
 
 def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int | None = None,
-                     allow_remote: bool = False, data_docs: Path | None = None) -> Report:
+                     allow_remote: bool = False, data_docs: Path | None = None,
+                     large_table_bytes: int = LARGE_TABLE_BYTES) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
-    Content rules (curation, Great Expectations) run only on a descriptor frictionless accepts.
     """
     started = time.perf_counter()
     report = Report()
     with open_package(path, allow_remote=allow_remote) as source:
-        findings, stats = run_frictionless_checks(source, max_errors=max_errors)
+        large = large_tables(source, large_table_bytes) if gx else set()
+        findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=large)
         report.extend(findings)
-        report.extend(run_file_checks(source))
-        descriptor_ok = not any(f.resource is None and f.severity == "error" for f in findings)
-        if descriptor_ok:
-            report.extend(run_curation_checks(source.root, source.descriptor))
+        report.extend(run_file_checks(source, header_only=large))
+        if not any(f.resource is None and f.severity == "error" for f in findings):
+            report.extend(_content_checks(source, gx, large, data_docs))
         report.stats.update(stats)
-        report.stats["package"] = source.descriptor.get("name")
-        report.stats["descriptor"] = source.descriptor_name
-        report.stats["root"] = None if source._tmpdir else str(source.root)
+        report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
+                            root=None if source._tmpdir else str(source.root),
+                            checked_by_gx=sorted(large), great_expectations=gx)
     report.sort()
     report.limit(max_errors)
     report.stats["seconds"] = round(time.perf_counter() - started, 3)

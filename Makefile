@@ -20,10 +20,10 @@ validate: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure_chromium.sh
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
 
 test-all: $(STAMP)
-	$(VENV)/bin/python -m pytest -m ""
+	$(VENV)/bin/python -m pytest -n auto -m ""
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -229,3 +229,11 @@ def test_undecodable_bytes_deep_in_a_file_are_an_encoding_error(tmp_path):
     findings = run_gx_checks(root, descriptor, curation=False)
     assert [(f.check, f.file, f.row) for f in findings] == [("encoding-error", "data/child.csv", None)]
     assert "not valid UTF-8" in findings[0].message
+
+
+def test_schema_checks_of_a_large_child_still_see_its_parent(tmp_path):
+    rows = _rows()
+    rows[1][1] = "P404"
+    root, descriptor = _package(tmp_path, rows)
+    findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"child"})
+    assert [(f.check, f.file, f.row, f.field) for f in findings] == [("foreign-key", "data/child.csv", 3, "parent_id")]

@@ -572,7 +572,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
         if not named & wanted:
             return findings  # nothing for GX to check: no import, no load
         preload = preload_gx()  # (already started above when schema suites run)
-        tables = _load(con, root, descriptor, wanted & named, findings)
+        tables = _load(con, root, descriptor, (wanted & named) | _referenced(suites, wanted), findings)
         rules = _rule_sql(queries)
         for suite in suites:
             table = tables.get((suite.get("meta") or {}).get("resource"))
@@ -598,6 +598,14 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     preload.join()
     findings += validate_with_gx([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
     return _blank_rows_only(findings)
+
+
+def _referenced(suites: list[dict[str, Any]], names: set[str]) -> set[str]:
+    """Resources that the derived SQL of the suites (foreign keys, hand-written rules) reads."""
+    sql = " ".join(((e.get("meta") or {}).get("dpkg") or {}).get("derived", {}).get("sql", "")
+                   for suite in suites for e in suite.get("expectations") or []
+                   if isinstance(((e.get("meta") or {}).get("dpkg") or {}).get("derived"), dict))
+    return {name for name in names if quote_ident(name) in sql}
 
 
 def _suites(root: Path, descriptor: dict[str, Any], queries: list[Any],

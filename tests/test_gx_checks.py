@@ -237,3 +237,10 @@ def test_schema_checks_of_a_large_child_still_see_its_parent(tmp_path):
     root, descriptor = _package(tmp_path, rows)
     findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"child"})
     assert [(f.check, f.file, f.row, f.field) for f in findings] == [("foreign-key", "data/child.csv", 3, "parent_id")]
+
+
+def test_data_docs_even_when_nothing_is_checked(tmp_path):
+    root, descriptor = _package(tmp_path / "pkg", _rows())
+    docs = tmp_path / "docs"
+    assert run_gx_checks(root, descriptor, curation=False, schema_resources=set(), data_docs=docs) == []
+    assert (docs / "index.html").is_file()

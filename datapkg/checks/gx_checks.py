@@ -490,6 +490,9 @@ def validate_with_gx(prepared: list[PreparedSuite], data_docs: Path | None) -> l
         if docs_tmp is not None:
             from datapkg.atomic import replace_dir
 
+            if not prepared:
+                context.build_data_docs(site_names=[site])  # an index that says nothing ran
+
             with replace_dir(data_docs) as target:
                 shutil.copytree(docs_tmp, target, dirs_exist_ok=True)
     finally:
@@ -569,9 +572,9 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
                 findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
                                         message=f"suite {suite.get('name')!r} checks resource {resource!r}, "
                                                 "which is not a local tabular resource of this package"))
-        if not named & wanted:
+        if not named & wanted and data_docs is None:
             return findings  # nothing for GX to check: no import, no load
-        preload = preload_gx()  # (already started above when schema suites run)
+        preload_gx()  # (already started above when schema suites run)
         tables = _load(con, root, descriptor, (wanted & named) | _referenced(suites, wanted), findings)
         rules = _rule_sql(queries)
         for suite in suites:
@@ -595,7 +598,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
         if item.truncated:
             findings.append(Finding(check="gx-truncated", severity="warning", resource=item.table.name, file=item.table.file,
                                     message=f"more than {max_rows} rows may fail; only the first {max_rows} were checked by GX"))
-    preload.join()
+    preload_gx().join()
     findings += validate_with_gx([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
     return _blank_rows_only(findings)
 

@@ -161,10 +161,11 @@ def resource_expectations(resource_name: str, schema: dict[str, Any]) -> list[di
     fields = [f for f in schema.get("fields", []) if isinstance(f, dict) and isinstance(f.get("name"), str)]
     names = [f["name"] for f in fields]
     out: list[dict[str, Any]] = [
-        # structure: a row shorter than the header, a row of empty cells (blank lines are not rows in DuckDB)
+        # structure: a row shorter than the header, a blank row, a row longer than the header
         _exp("expect_column_values_to_be_null", {"column": "row:missing-cell"}, None, kind="structure",
              check="missing-cell", field_from_value=True),
         _exp("expect_column_values_to_be_null", {"column": "row:blank-row"}, None, kind="structure", check="blank-row"),
+        _exp("expect_column_values_to_be_null", {"column": "row:extra-cell"}, None, kind="structure", check="extra-cell"),
     ]
     for fld in fields:
         out += field_expectations(fld)

@@ -21,8 +21,8 @@ Typical use::
     tables = load_package(con, root, descriptor, raw=True)       # only all-VARCHAR tables
     tables = load_package(con, root, descriptor, lazy=True)      # one copy of the cells; views on top
 
-Limits: a row with more cells than the header keeps only the header's cells (DuckDB drops the
-rest silently; frictionless' ``extra-cell`` check has to find it); multi-file resources and
+A row with more cells than the header keeps only the header's cells; in lazy mode
+``raw."<name>#extra"`` lists those rows. Limits: multi-file resources and
 spreadsheets raise :class:`UnsupportedResource`; encodings other than UTF-8 and Latin-1 are
 transcoded to a temporary UTF-8 copy first.
 """
@@ -302,10 +302,7 @@ def _row_numbers(path: Path, opts: _Csv) -> tuple[list[int], list[int]]:
     numbers: list[int] = []
     blanks: list[int] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote or None,
-                            doublequote=bool(opts.quote) and opts.escape == opts.quote,
-                            escapechar=(opts.escape if opts.escape and opts.escape != opts.quote else None),
-                            quoting=csv.QUOTE_MINIMAL if opts.quote else csv.QUOTE_NONE, strict=False)
+        reader = _csv_reader(handle, opts)
         for number, record in enumerate(reader, start=1):
             if not record:
                 blanks.append(number)
@@ -359,6 +356,12 @@ def blank_lines_table(name: str) -> str:
     return f"{RAW_SCHEMA}.{quote_ident(name + '#blank')}"
 
 
+def extra_cells_table(name: str) -> str:
+    """``raw."<name>#extra"``: (``__row``, ``value``) of rows longer than the header, with their
+    first extra cell (lazy loads keep it when there are any; the tables hold only the header's cells)."""
+    return f"{RAW_SCHEMA}.{quote_ident(name + '#extra')}"
+
+
 def _stage_name(target: str) -> str:
     """The table that holds a resource's cells as DuckDB read them (``raw."<name>#cells"``)."""
     return f"{RAW_SCHEMA}.{quote_ident(target + '#cells')}"
@@ -381,13 +384,14 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     stage = _stage_name(name)
     numbers_table = f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
     blank_table = blank_lines_table(name)
+    extra_table = extra_cells_table(name)
     with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:
         encoding = DUCKDB_ENCODINGS.get(opts.encoding)
         if encoding is None or encoding == "utf-16":
             path, encoding = _utf8_copy(path, opts.encoding, tmpdir), "utf-8"
         params = {
             "all_varchar": True, "header": False, "delim": opts.delimiter, "quote": opts.quote,
-            "escape": opts.escape, "null_padding": True, "strict_mode": False,
+            "escape": opts.escape, "null_padding": True,
             "nullstr": NULL_SENTINEL, "encoding": encoding, "auto_detect": True,
             "max_line_size": 64 * 1024 * 1024,
         }
@@ -395,25 +399,27 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
             params["comment"] = opts.comment
         args = ", ".join(f"{k} := {_param(v)}" for k, v in params.items())
         scan = f"read_csv({quote_literal(str(path))}, {args})"
+        too_long = False
         if path.stat().st_size == 0:
             con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT NULL::VARCHAR AS column0 WHERE FALSE")
         else:
+            # strict first: it stops at a row longer than the sniffed width (whose extra cells the
+            # lenient mode would drop without a word), so that those rows can be found afterwards
             try:
-                con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan}")
+                _read_stage(con, stage, scan, strict=True)
             except duckdb.Error as exc:
-                if "parallel=false" not in str(exc):
+                too_long = "Expected Number of Columns" in str(exc)
+                try:
+                    _read_stage(con, stage, scan, strict=False)
+                except duckdb.Error as exc2:
                     if encoding == "utf-8":
                         _check_utf8(path, rel)  # a better message, with the byte offset
-                    raise _duckdb_error(exc, rel) from None
-                # quoted line breaks with ragged rows: DuckDB reads them only single-threaded
-                try:
-                    con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
-                except duckdb.Error as exc2:
                     raise _duckdb_error(exc2, rel) from None
         cols = [f"s.{quote_ident(d[0])}" for d in con.execute(f"SELECT * FROM {stage} LIMIT 0").description]
         width = len(cols)
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
         con.execute(f"DROP TABLE IF EXISTS {blank_table}")
+        con.execute(f"DROP TABLE IF EXISTS {extra_table}")
         if _has_skipped_lines(path, opts.comment):
             import pyarrow as pa
 
@@ -431,7 +437,20 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         else:
             number_sql = "s.rowid + 1"
             source = f"{stage} s"
-    first_data = (max(opts.header_rows) + 1) if opts.header_rows else 1
+        first_data = (max(opts.header_rows) + 1) if opts.header_rows else 1
+        if too_long:
+            import pyarrow as pa
+
+            extra = _extra_cells(path, opts, len(columns), first_data)
+            con.register("__dpkg_extra", pa.table({ROW: pa.array([r for r, _ in extra], pa.int64()),
+                                                    "value": pa.array([v for _, v in extra], pa.string())}))
+            con.execute(f"CREATE TABLE {extra_table} AS SELECT * FROM __dpkg_extra")
+            con.unregister("__dpkg_extra")
+        elif width > len(columns):  # the sniffer saw the long rows: their extra cells are columns
+            beyond = cols[len(columns):]
+            con.execute(f"CREATE TABLE {extra_table} AS SELECT CAST({number_sql} AS BIGINT) AS {ROW}, "
+                        f"coalesce({', '.join(beyond)}) AS value FROM {source} WHERE {number_sql} >= {first_data} "
+                        f"AND ({' OR '.join(c + ' IS NOT NULL' for c in beyond)})")
     select = [f"CAST({number_sql} AS BIGINT) AS {ROW}"]
     for i, column in enumerate(columns):
         select.append(f"{cols[i]} AS {quote_ident(column)}" if i < width else f"NULL::VARCHAR AS {quote_ident(column)}")
@@ -444,7 +463,40 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         con.execute(f"DROP TABLE IF EXISTS {stage}")
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
         con.execute(f"DROP TABLE IF EXISTS {blank_table}")
+        con.execute(f"DROP TABLE IF EXISTS {extra_table}")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
+def _read_stage(con: Any, stage: str, scan: str, *, strict: bool) -> None:
+    """``CREATE TABLE stage AS`` the scan; single-threaded when DuckDB needs it (quoted line breaks
+    in a ragged file)."""
+    import duckdb
+
+    scan = scan[:-1] + f", strict_mode := {'true' if strict else 'false'})"
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan}")
+    except duckdb.Error as exc:
+        if "parallel=false" not in str(exc):
+            raise
+        con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
+
+
+def _extra_cells(path: Path, opts: _Csv, width: int, first_data: int) -> list[tuple[int, str]]:
+    """(row number, first extra cell) of every data row with more cells than ``width``."""
+    out = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for number, record in enumerate(_csv_reader(handle, opts), start=1):
+            if number >= first_data and len(record) > width:
+                out.append((number, record[width]))
+    return out
+
+
+def _csv_reader(handle: Any, opts: _Csv) -> Any:
+    """Python's csv reader with the dialect DuckDB was given."""
+    return csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote or None,
+                      doublequote=bool(opts.quote) and opts.escape == opts.quote,
+                      escapechar=(opts.escape if opts.escape and opts.escape != opts.quote else None),
+                      quoting=csv.QUOTE_MINIMAL if opts.quote else csv.QUOTE_NONE, strict=False)
 
 
 def _param(value: Any) -> str:

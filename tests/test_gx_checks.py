@@ -244,3 +244,19 @@ def test_data_docs_even_when_nothing_is_checked(tmp_path):
     docs = tmp_path / "docs"
     assert run_gx_checks(root, descriptor, curation=False, schema_resources=set(), data_docs=docs) == []
     assert (docs / "index.html").is_file()
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_extra_cells_like_frictionless(tmp_path, early):
+    """A row longer than the header: in DuckDB's sniffing sample, or far beyond it."""
+    fields = [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}]
+    lines = ["a,b"] + [f"{i},x" for i in range(30_000)]
+    bad = 3 if early else 25_000
+    lines[bad - 1] += ",EXTRA"
+    write_package(tmp_path, [{"name": "t", "path": "t.csv", "format": "csv", "schema": {"fields": fields}}],
+                  {"t.csv": "\n".join(lines) + "\n"})
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    found = [(f.check, f.row, f.field, f.value) for f in run_gx_checks(tmp_path, descriptor, curation=False)]
+    assert found == [("extra-cell", bad, None, "EXTRA")]
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert [(e.type, e.row_number) for t in report.tasks for e in t.errors] == [("extra-cell", bad)]

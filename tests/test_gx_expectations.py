@@ -35,6 +35,7 @@ def test_every_schema_constraint_becomes_an_expectation():
     assert got == {
         ("expect_column_values_to_be_null", "row:missing-cell", "structure"),
         ("expect_column_values_to_be_null", "row:blank-row", "structure"),
+        ("expect_column_values_to_be_null", "row:extra-cell", "structure"),
         ("expect_column_values_to_match_regex", "id::text", "type"),
         ("expect_column_values_to_not_be_null", "id::text", "required"),
         ("expect_column_values_to_be_unique", "id", "unique"),

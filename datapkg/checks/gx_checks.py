@@ -36,8 +36,8 @@ from typing import Any
 
 from datapkg.errors import DpkgError
 from datapkg.expectations import TEXT_SUFFIX, plain_suites, read_suite_files
-from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, blank_lines_table, failure_condition,
-                            is_tabular, load_resource, package_resources, quote_ident, quote_literal,
+from datapkg.loader import (LoadedTable, LoadError, UnsupportedResource, blank_lines_table, extra_cells_table,
+                            failure_condition, is_tabular, load_resource, package_resources, quote_ident, quote_literal,
                             resource_schema, typed_expression)
 from datapkg.package_source import resource_paths
 from datapkg.report import Finding
@@ -231,7 +231,14 @@ def create_view(con: Any, table: LoadedTable, columns: set[str], rules: dict[tup
             derived.append(f"{alias}.value AS {quote_ident(name)}")
             derived.append(f"{alias}.message AS {quote_ident(name + '#message')}")
     view = quote_ident(f"gx:{table.name}")
-    base = f"SELECT {', '.join(base_cols)} FROM {table.raw} r"
+    extra_join = ""
+    if "row:extra-cell" in columns:
+        if _exists(con, extra_cells_table(table.name)):
+            extra_join = f" LEFT JOIN {extra_cells_table(table.name)} x ON x.{ROW} = r.{ROW}"
+            base_cols.append(f'x.value AS {quote_ident("row:extra-cell")}')
+        else:
+            base_cols.append(f'NULL::VARCHAR AS {quote_ident("row:extra-cell")}')
+    base = f"SELECT {', '.join(base_cols)} FROM {table.raw} r{extra_join}"
     if "row:blank-row" in columns and _exists(con, blank_lines_table(table.name)):
         # blank lines (DuckDB skips them) join as rows with no cells, like frictionless' blank rows
         names = [c.rsplit(" AS ", 1)[1] for c in base_cols[1:]]
@@ -373,6 +380,8 @@ def describe(exp: dict[str, Any], value: Any, field_name: str | None) -> str:
         return f"the combination ({field_name}) = ({shown}) appears more than once; it must be unique"
     if dpkg.get("check") == "missing-cell":
         return f'the row has fewer values than the header: field "{shown}" has no value; add the missing cell'
+    if dpkg.get("check") == "extra-cell":
+        return f'the row has more values than the header (extra value "{shown}"); remove it or add a column'
     if dpkg.get("check") == "blank-row":
         return "the row is completely blank; delete it"
     if dpkg.get("check") == "foreign-key":

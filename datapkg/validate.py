@@ -29,12 +29,15 @@ LARGE_TABLE_BYTES = 5_000_000
 def large_tables(source: PackageSource, threshold: int) -> set[str]:
     """Resources the GX path can check whose file is over ``threshold`` bytes."""
     from datapkg.checks.gx_checks import gx_resources
+    from datapkg.loader import package_resources
 
+    covered = gx_resources(source.root, source.descriptor)
     names = set()
-    for resource in source.descriptor.get("resources") or []:
-        if isinstance(resource, dict) and resource.get("name") in gx_resources(source.root, source.descriptor):
-            path = source.root / resource_paths(resource)[0] if resource_paths(resource) else None
-            if path is not None and path.is_file() and path.stat().st_size > threshold:
+    for resource in package_resources(source.descriptor):
+        paths = resource_paths(resource)
+        if resource.get("name") in covered and paths:
+            path = source.root / paths[0]
+            if path.is_file() and path.stat().st_size > threshold:
                 names.add(resource["name"])
     return names
 

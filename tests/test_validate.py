@@ -358,3 +358,59 @@ def test_zip_slip_package_is_refused(tmp_path: Path) -> None:
 def test_this_repository_package_is_valid(repo_root: Path) -> None:
     code, report = run_json(repo_root)
     assert code == 0, report["errors"][:5]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_check_on_the_default_path(tmp_path: Path, case: str) -> None:
+    """The default path (GX on) reports the same finding for every case."""
+    resources, files, expected = CASES[case]
+    write_package(tmp_path, resources, files)
+    result = runner.invoke(app, ["validate", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert expected in keys(json.loads(result.stdout))
+
+
+# --- the same seeded errors on both paths: frictionless row by row, and DuckDB + GX -------------
+
+SEEDED = {
+    "data/p.csv": "id,code\n1,P1\n2,X2\n3,P1\n",
+    "data/c.csv": ("id,pid,d,cc,v,t\n1,1,2020-01-01,RU,5,ab\n2,9,2020-13-01,XX,-1,abcdefg\n2,1,2020-01-02,KP,50,a\n"
+                   ",1,2020-01-02,KP,50,a\n\n5,1,2020-01-02,KP,50,a,extra\n6,1,2020-01-02\n7,x,2020-01-02,KP,1e2,a\n"),
+}
+#: (file, row, field) of every seeded error, whichever path finds it
+SEEDED_AT = {
+    ("data/p.csv", 3, "code"), ("data/p.csv", 4, "code"),               # pattern, unique
+    ("data/c.csv", 3, "pid"), ("data/c.csv", 3, "d"), ("data/c.csv", 3, "cc"),  # foreign key, date, enum
+    ("data/c.csv", 3, "v"), ("data/c.csv", 3, "t"),                     # minimum, maxLength
+    ("data/c.csv", 5, "id"), ("data/c.csv", 6, None),                   # required, blank row
+    ("data/c.csv", 7, None), ("data/c.csv", 8, "cc"), ("data/c.csv", 9, "pid"),  # extra cell, missing cell, integer
+}
+
+
+def _seeded_package(root: Path) -> Path:
+    fields = [ID, {"name": "pid", "type": "integer"}, {"name": "d", "type": "date"},
+              {"name": "cc", "type": "string", "constraints": {"enum": ["RU", "KP"]}},
+              {"name": "v", "type": "number", "constraints": {"minimum": 0, "maximum": 100}},
+              {"name": "t", "type": "string", "constraints": {"maxLength": 5}}]
+    write_package(root, [
+        table("p", "data/p.csv", [ID, {"name": "code", "type": "string", "constraints": {"pattern": "P[0-9]+", "unique": True}}],
+              primaryKey=["id"]),
+        table("c", "data/c.csv", fields, primaryKey=["id"],
+              foreignKeys=[{"fields": ["pid"], "reference": {"resource": "p", "fields": ["id"]}}]),
+    ], SEEDED)
+    return root
+
+
+def test_same_seeded_errors_on_both_paths(tmp_path: Path) -> None:
+    from datapkg.validate import validate_package
+
+    _seeded_package(tmp_path)
+    by_frictionless = validate_package(tmp_path, gx=False)
+    by_gx = validate_package(tmp_path, gx=True, large_table_bytes=0)  # every table counts as large
+    assert by_gx.stats["checked_by_gx"] == ["c", "p"]
+    located = {path: {(f.file, f.row, f.field) for f in report.findings}
+               for path, report in (("frictionless", by_frictionless), ("gx", by_gx))}
+    assert SEEDED_AT <= located["frictionless"]
+    assert SEEDED_AT <= located["gx"]
+    assert any(f.check.startswith("expect_") for f in by_gx.findings)
+    assert not any(f.check in ("type-error", "constraint-error") and f.field == "d" for f in by_gx.findings)

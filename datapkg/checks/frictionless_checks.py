@@ -19,38 +19,29 @@ UNLIMITED = 10**9
 QUOTES = '" '
 
 
+#: Curator-facing sentences per frictionless error type; placeholders are the error's attributes.
+MESSAGES = {
+    "type-error": '"{cell}" is not a valid value for field "{field_name}" ({note}); fix the cell or the field type',
+    "constraint-error": '"{cell}" in field "{field_name}" breaks a constraint: {note}',
+    "primary-key": "the primary key is not unique: {note}",
+    "unique-error": '"{cell}" in field "{field_name}" must be unique: {note}',
+    "foreign-key": "the foreign key has no match in the referenced resource: {note}",
+    "blank-row": "the row is completely blank; delete it",
+    "extra-cell": 'the row has more values than the header (extra value "{cell}" at position {field_number}); '
+                  "remove it or add a column",
+    "missing-cell": 'the row has fewer values than the header: field "{field_name}" has no value; add the missing cell',
+    "duplicate-label": 'the header repeats the column name "{label}" ({note}); rename one of them',
+    "blank-label": "the header has a blank column name at position {field_number}; name the column",
+    "incorrect-label": 'the header says "{label}" where the schema expects "{field_name}"',
+    "missing-label": 'the header has no column for schema field "{field_name}"',
+    "extra-label": 'the header has a column "{label}" that the schema does not describe',
+    "encoding-error": "the file cannot be decoded with its declared encoding: {note}",
+}
+
+
 def _describe(error: Any) -> str:
     """A sentence a curator can act on, built from a frictionless error."""
-    kind = error.type
-    cell = getattr(error, "cell", None)
-    field = getattr(error, "field_name", None)
-    note = getattr(error, "note", "") or ""
-    if kind == "type-error":
-        return f'"{cell}" is not a valid value for field "{field}" ({note}); fix the cell or the field type'
-    if kind == "constraint-error":
-        return f'"{cell}" in field "{field}" breaks a constraint: {note}'
-    if kind == "primary-key":
-        return f"the primary key is not unique: {note}"
-    if kind == "unique-error":
-        return f'"{cell}" in field "{field}" must be unique: {note}'
-    if kind == "foreign-key":
-        return f"the foreign key has no match in the referenced resource: {note}"
-    if kind == "blank-row":
-        return "the row is completely blank; delete it"
-    if kind == "extra-cell":
-        return f'the row has more values than the header (extra value "{cell}" at position {error.field_number}); remove it or add a column'
-    if kind == "missing-cell":
-        return f'the row has fewer values than the header: field "{field}" has no value; add the missing cell'
-    if kind == "duplicate-label":
-        return f'the header repeats the column name "{error.label}" ({note}); rename one of them'
-    if kind == "blank-label":
-        return f"the header has a blank column name at position {error.field_number}; name the column"
-    if kind == "incorrect-label":
-        return f'the header says "{error.label}" where the schema expects "{field}"'
-    if kind == "missing-label":
-        return f'the header has no column for schema field "{field}"'
-    if kind == "extra-label":
-        return f'the header has a column "{error.label}" that the schema does not describe'
+    kind, note = error.type, getattr(error, "note", "") or ""
     if kind == "scheme-error":
         if "No such file" in note:
             return "the file that the resource names does not exist in the package"
@@ -58,12 +49,14 @@ def _describe(error: Any) -> str:
     if kind in ("hash-count", "byte-count"):
         what = "hash" if kind == "hash-count" else "size in bytes"
         expected, _, actual = note.partition(" and actual is ")
-        expected = expected.removeprefix("expected is ").strip('" ')
+        expected = expected.removeprefix("expected is ").strip(QUOTES)
         return (f"the file's {what} is {actual.strip(QUOTES)} but the descriptor records "
                 f"{expected}; update the descriptor or restore the file")
-    if kind == "encoding-error":
-        return f"the file cannot be decoded with its declared encoding: {note}"
-    return error.message
+    template = MESSAGES.get(kind)
+    if template is None:
+        return error.message
+    return template.format_map({k: getattr(error, k, None) for k in
+                                ("cell", "field_name", "field_number", "label")} | {"note": note})
 
 
 def _relative_place(place: str | None, source: PackageSource) -> str | None:

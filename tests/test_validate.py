@@ -414,3 +414,46 @@ def test_same_seeded_errors_on_both_paths(tmp_path: Path) -> None:
     assert SEEDED_AT <= located["gx"]
     assert any(f.check.startswith("expect_") for f in by_gx.findings)
     assert not any(f.check in ("type-error", "constraint-error") and f.field == "d" for f in by_gx.findings)
+
+
+# --- --allow-remote and --data-docs -------------------------------------------------------------
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A folder served over HTTP on 127.0.0.1 for the duration of a test."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_allow_remote_fetches_and_checks_a_remote_resource(tmp_path: Path, served) -> None:
+    folder, base = served
+    (folder / "t.csv").write_text("id\n1\nx\n")
+    write_package(tmp_path / "pkg", [table("t", f"{base}/t.csv", [ID])], {})
+    assert "is remote" in _one_line_error(["validate", str(tmp_path / "pkg")])
+    code, report = run_json(tmp_path / "pkg", "--allow-remote")
+    assert code == 1 and keys(report) == {("type-error", f"{base}/t.csv", 3, "id")}
+
+
+def test_data_docs_option_writes_a_site(tmp_path: Path, repo_root: Path) -> None:
+    docs = tmp_path / "docs"
+    result = runner.invoke(app, ["validate", str(repo_root), "--format", "json", "--data-docs", str(docs)])
+    assert result.exit_code == 0, result.output
+    pages = list(docs.rglob("*.html"))
+    assert pages and any("validations" in str(p) or "index" in p.name for p in pages)

@@ -8,6 +8,7 @@ Each command runs N times (after one warm-up); the median wall time is reported.
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import subprocess
 import sys
@@ -19,6 +20,7 @@ COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "dpkg --help": [str(BIN / "dpkg"), "--help"],
     "dpkg validate --help": [str(BIN / "dpkg"), "validate", "--help"],
+    "dpkg query (cached, small query)": [str(BIN / "dpkg"), "query", "SELECT count(*) FROM citations", "--format", "csv"],
 }
 
 
@@ -40,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     commands = dict(COMMANDS)
     for extra in args.extra:
-        commands[extra] = [str(BIN / extra.split()[0]), *extra.split()[1:]]
+        words = shlex.split(extra)
+        commands[extra] = [str(BIN / words[0]), *words[1:]]
     base = None
     print(f"{'command':40s} {'median s':>9s} {'× python -c pass':>18s}")
     for label, command in commands.items():

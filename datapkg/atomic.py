@@ -10,21 +10,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
+@contextlib.contextmanager
+def replace_file(path: Path, *, companions: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a writer that needs a file name (a zip, a
+    database); on success it is renamed onto ``path``, on any exception it is removed and
+    ``path`` is left as it was. ``companions`` are suffixes of side files the writer may leave
+    (``.wal``), removed in every case."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # the writer creates it (DuckDB refuses an existing empty file)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    finally:
+        for leftover in (tmp, *(Path(f"{tmp}{suffix}") for suffix in companions)):
+            leftover.unlink(missing_ok=True)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
+    with replace_file(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:

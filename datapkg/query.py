@@ -17,12 +17,12 @@ import decimal
 import io
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
@@ -108,14 +108,8 @@ def _rebuild(folder: Path, name: str, root: Path, descriptor_name: str, descript
     """Build the database into ``folder/name`` through a temporary file (atomic replace)."""
     from datapkg.database import create_database
 
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-    try:
+    with replace_file(folder / name, companions=(".wal",)) as tmp:
         create_database(tmp, root, descriptor_name, descriptor, step=step)
-        os.replace(tmp, folder / name)
-    finally:
-        for leftover in (tmp, Path(f"{tmp}.wal")):
-            leftover.unlink(missing_ok=True)
     return folder / name
 
 

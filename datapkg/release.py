@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from datapkg.atomic import write_bytes
+from datapkg.atomic import replace_file, write_bytes
 from datapkg.checks.files import sha256_of
 from datapkg.errors import UsageError
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
@@ -137,8 +137,7 @@ def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target
     for rel in files:
         members[rel] = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with replace_file(target) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSLEVEL) as archive:
             for name in sorted(members):
                 info = zipfile.ZipInfo(name, date_time=stamp)
@@ -153,10 +152,6 @@ def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target
                     else:
                         with content.open("rb") as src:
                             shutil.copyfileobj(src, dst, CHUNK)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_sums(folder: Path, exclude: Iterable[str] = (SUMS,)) -> str:

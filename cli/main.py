@@ -88,6 +88,10 @@ class DpkgGroup(TyperGroup):
         except DpkgError as exc:
             _error(str(exc))
             code = exc.exit_code
+        except OSError as exc:  # a folder we cannot write, a disk that is full...
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or exc}")
+            code = 2
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
             if os.environ.get("DPKG_DEBUG"):
                 raise

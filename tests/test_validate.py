@@ -457,3 +457,11 @@ def test_data_docs_option_writes_a_site(tmp_path: Path, repo_root: Path) -> None
     assert result.exit_code == 0, result.output
     pages = list(docs.rglob("*.html"))
     assert pages and any("validations" in str(p) or "index" in p.name for p in pages)
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "docs").write_text("a file where a folder should be")
+    line = _one_line_error(["build", "--no-gx", "-q", "-o", str(tmp_path / "ro" / "docs" / "dist"),
+                            str(Path(__file__).resolve().parent.parent)])
+    assert line.startswith("dpkg: error: ") and "unexpected" not in line

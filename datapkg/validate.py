@@ -64,11 +64,21 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     report = Report()
     with open_package(path, allow_remote=allow_remote) as source:
         large = large_tables(source, large_table_bytes) if gx else set()
-        findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=large)
-        report.extend(findings)
-        report.extend(run_file_checks(source, header_only=large))
-        if not any(f.resource is None and f.severity == "error" for f in findings):
-            report.extend(_content_checks(source, gx, large, data_docs))
+        try:
+            if large:  # GX's schema suites will run: its import starts now, in a worker process
+                from datapkg.checks.gx_checks import preload_gx
+
+                preload_gx()
+            findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=large)
+            report.extend(findings)
+            report.extend(run_file_checks(source, header_only=large))
+            if not any(f.resource is None and f.severity == "error" for f in findings):
+                report.extend(_content_checks(source, gx, large, data_docs))
+        finally:
+            if large:
+                from datapkg.checks import gx_worker
+
+                gx_worker.cancel()  # not used (e.g. the descriptor is broken)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
                             root=None if source._tmpdir else str(source.root),

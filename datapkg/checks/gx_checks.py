@@ -302,12 +302,22 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     hand-written suites still run on every loaded resource. ``max_rows`` caps the candidate rows
     GX sees per suite (a warning says when it was reached).
     """
-    import duckdb
+    from datapkg.checks import gx_worker
 
     root = Path(root)
     wanted = gx_resources(root, descriptor) if resources is None else set(resources)
     if wanted and (schema_resources is None or schema_resources & wanted):
         preload_gx()  # schema suites will run: start GX's import (2-3 s) now, it overlaps DuckDB's work
+    try:
+        return _run_gx_checks(root, descriptor, wanted, data_docs, max_rows, schema_resources, curation)
+    finally:
+        gx_worker.cancel()  # a worker that was not used (nothing for GX to check, or an error)
+
+
+def _run_gx_checks(root: Path, descriptor: dict[str, Any], wanted: set[str], data_docs: Path | None,
+                   max_rows: int, schema_resources: set[str] | None, curation: bool) -> list[Finding]:
+    import duckdb
+
     findings: list[Finding] = []
     prepared: list[PreparedSuite] = []
     spill = tempfile.mkdtemp(prefix="dpkg-gx-")
@@ -352,8 +362,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
         if item.truncated:
             findings.append(Finding(check="gx-truncated", severity="warning", resource=item.table.name, file=item.table.file,
                                     message=f"more than {max_rows} rows may fail; only the first {max_rows} were checked by GX"))
-    preload_gx().join()
-    findings += validate_with_gx([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
+    findings += _validate([p for p in prepared if p.map_expectations or p.other_expectations], data_docs)
     return _blank_rows_only(findings)
 
 
@@ -400,33 +409,25 @@ def _blank_rows_only(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.check == "blank-row" or f.row is None or (f.file, f.row) not in blank]
 
 
-_PRELOAD: Any = None
-
-
 def preload_gx() -> Any:
-    """Start importing Great Expectations in a background thread (once); ``join()`` it before use.
+    """Start Great Expectations' import now, in a forked worker process (once until it is used).
 
-    :func:`run_gx_checks` calls it first thing. (Calling it even earlier, before frictionless'
-    checks, gained nothing measurable at 1M rows and cost 80 MB: both are Python, one GIL.) An
-    import error is left for the main thread's own import to raise.
+    :func:`run_gx_checks` calls it first thing when schema suites will run, and
+    :func:`datapkg.validate.validate_package` even earlier, before frictionless' pass, when large
+    tables will be checked: the import (2-3 s) then runs on its own core while frictionless and
+    DuckDB work (see :mod:`datapkg.checks.gx_worker`). Returns the worker, or None where the
+    platform cannot fork (GX is then imported in this process when needed).
     """
-    import threading
+    from datapkg.checks import gx_worker
 
-    global _PRELOAD
-    if _PRELOAD is not None:
-        return _PRELOAD
+    return gx_worker.start()
 
-    def target() -> None:
-        import os
 
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        try:
-            import great_expectations  # noqa: F401
-            from great_expectations.checkpoint import UpdateDataDocsAction  # noqa: F401
-        except Exception:  # noqa: BLE001 - re-raised by validate_with_gx's import
-            pass
+def _validate(prepared: list[PreparedSuite], data_docs: Path | None) -> list[Finding]:
+    """:func:`validate_with_gx` in the preloaded worker process if there is one, else here."""
+    from datapkg.checks import gx_worker
 
-    _PRELOAD = threading.Thread(target=target, name="dpkg-gx-import", daemon=True)
-    _PRELOAD.start()
-    return _PRELOAD
-
+    worker = gx_worker.take()
+    if worker is None:
+        return validate_with_gx(prepared, data_docs)
+    return worker.run(prepared, data_docs)

@@ -65,17 +65,18 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     with open_package(path, allow_remote=allow_remote) as source:
         large = large_tables(source, large_table_bytes) if gx else set()
         try:
-            if large:  # GX's schema suites will run: its import starts now, in a worker process
-                from datapkg.checks.gx_checks import preload_gx
+            if gx:
+                from datapkg.checks.gx_checks import gx_resources, preload_gx
 
-                preload_gx()
+                if gx_resources(source.root, source.descriptor):  # GX's import starts now, in a worker process
+                    preload_gx()
             findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=large)
             report.extend(findings)
             report.extend(run_file_checks(source, header_only=large))
             if not any(f.resource is None and f.severity == "error" for f in findings):
                 report.extend(_content_checks(source, gx, large, data_docs))
         finally:
-            if large:
+            if gx:
                 from datapkg.checks import gx_worker
 
                 gx_worker.cancel()  # not used (e.g. the descriptor is broken)

@@ -306,8 +306,8 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
 
     root = Path(root)
     wanted = gx_resources(root, descriptor) if resources is None else set(resources)
-    if wanted and (schema_resources is None or schema_resources & wanted):
-        preload_gx()  # schema suites will run: start GX's import (2-3 s) now, it overlaps DuckDB's work
+    if wanted:  # start GX's import (2-3 s) now, before DuckDB starts its threads; it overlaps DuckDB's work
+        preload_gx()
     try:
         return _run_gx_checks(root, descriptor, wanted, data_docs, max_rows, schema_resources, curation)
     finally:
@@ -338,7 +338,6 @@ def _run_gx_checks(root: Path, descriptor: dict[str, Any], wanted: set[str], dat
                                                 "which is not a local tabular resource of this package"))
         if not named & wanted and data_docs is None:
             return findings  # nothing for GX to check: no import, no load
-        preload_gx()  # (already started above when schema suites run)
         tables = _load(con, root, descriptor, (wanted & named) | _referenced(suites, wanted), findings)
         rules = rule_sql(queries)
         for suite in suites:
@@ -412,10 +411,10 @@ def _blank_rows_only(findings: list[Finding]) -> list[Finding]:
 def preload_gx() -> Any:
     """Start Great Expectations' import now, in a forked worker process (once until it is used).
 
-    :func:`run_gx_checks` calls it first thing when schema suites will run, and
-    :func:`datapkg.validate.validate_package` even earlier, before frictionless' pass, when large
-    tables will be checked: the import (2-3 s) then runs on its own core while frictionless and
-    DuckDB work (see :mod:`datapkg.checks.gx_worker`). Returns the worker, or None where the
+    :func:`run_gx_checks` calls it first thing when it has resources to check (before DuckDB
+    starts its threads), and :func:`datapkg.validate.validate_package` even earlier, before
+    frictionless' pass: the import (2-3 s) then runs on its own core while frictionless and DuckDB
+    work (see :mod:`datapkg.checks.gx_worker`). A worker that turns out not to be needed is killed. Returns the worker, or None where the
     platform cannot fork (GX is then imported in this process when needed).
     """
     from datapkg.checks import gx_worker

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import typer
-from typer._click import exceptions as click  # typer >= 0.20 vendors click
+import click
 from typer.core import TyperGroup
 
 from datapkg import __version__

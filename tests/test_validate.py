@@ -274,7 +274,8 @@ def test_hostile_schema_path(tmp_path: Path) -> None:
 
 
 def test_wrong_option_and_format() -> None:
-    assert "No such option: --frob" in _one_line_error(["validate", "--frob"])
+    line = _one_line_error(["validate", "--frob"])
+    assert "No such option" in line and "--frob" in line
     assert "'xml' is not one of" in _one_line_error(["validate", "--format", "xml"])
 
 

@@ -199,11 +199,12 @@ def test_suite_for_an_unknown_resource_and_malformed_descriptor(tmp_path):
 def test_structure_missing_cell_and_blank_row_like_frictionless(tmp_path):
     fields = [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}, {"name": "c", "type": "string"}]
     fields[0]["constraints"] = {"required": True}
-    text = "a,b,c\nx,y,z\nx,y\n,,\nx,y,z\n\n\nx,y,z\n"
+    text = "a,b,c\nx,y,z\nx,y\n,,\nx,y,z\n\n\nx,y,z\nx\n"
     write_package(tmp_path, [{"name": "t", "path": "t.csv", "format": "csv", "schema": {"fields": fields}}], {"t.csv": text})
     descriptor = json.loads((tmp_path / "datapackage.json").read_text())
     by_gx = sorted((f.check, f.row, f.field) for f in run_gx_checks(tmp_path, descriptor, curation=False))
-    assert by_gx == [("blank-row", 4, None), ("blank-row", 6, None), ("blank-row", 7, None), ("missing-cell", 3, "c")]
+    assert by_gx == [("blank-row", 4, None), ("blank-row", 6, None), ("blank-row", 7, None), ("missing-cell", 3, "c"),
+                     ("missing-cell", 9, "b"), ("missing-cell", 9, "c")]  # a short row: each missing cell
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     by_frictionless = sorted((e.type, e.row_number, getattr(e, "field_name", None)) for t in report.tasks for e in t.errors)
     assert by_gx == by_frictionless

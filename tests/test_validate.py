@@ -384,7 +384,8 @@ SEEDED_AT = {
     ("data/c.csv", 3, "pid"), ("data/c.csv", 3, "d"), ("data/c.csv", 3, "cc"),  # foreign key, date, enum
     ("data/c.csv", 3, "v"), ("data/c.csv", 3, "t"),                     # minimum, maxLength
     ("data/c.csv", 5, "id"), ("data/c.csv", 6, None),                   # required, blank row
-    ("data/c.csv", 7, None), ("data/c.csv", 8, "cc"), ("data/c.csv", 9, "pid"),  # extra cell, missing cell, integer
+    ("data/c.csv", 7, None), ("data/c.csv", 9, "pid"),                  # extra cell, integer
+    ("data/c.csv", 8, "cc"), ("data/c.csv", 8, "v"), ("data/c.csv", 8, "t"),  # a short row: each missing cell
 }
 
 

@@ -17,6 +17,9 @@ from datapkg.expectations import TEXT_SUFFIX
 from datapkg.loader import (ROW, LoadedTable, blank_lines_table, extra_cells_table, failure_condition, quote_ident,
                             quote_literal, typed_expression)
 
+#: Joins the names of the fields a short row lacks in the ``row:missing-cell`` column.
+FIELD_SEPARATOR = "\x1f"
+
 
 @dataclass
 class PreparedSuite:
@@ -148,9 +151,10 @@ def create_view(con: Any, table: LoadedTable, columns: set[str], rules: dict[tup
         base_cols.append(f"{typed_text(table.schema, fld, 'r.' + col)} AS {quote_ident(fld['name'] + TEXT_SUFFIX)}")
     raw_cells = [f"r.{quote_ident(f['name'])}" for f in table.fields]
     structure = {
-        # DuckDB pads a short row with NULLs (an empty cell is ''): the first padded field
-        "row:missing-cell": "coalesce(" + ", ".join(f"CASE WHEN {c} IS NULL THEN {quote_literal(f['name'])} END"
-                                                   for c, f in zip(raw_cells, table.fields)) + ")",
+        # DuckDB pads a short row with NULLs (an empty cell is ''): every padded field, joined
+        "row:missing-cell": "nullif(concat_ws(" + quote_literal(FIELD_SEPARATOR) + ", "
+                            + ", ".join(f"CASE WHEN {c} IS NULL THEN {quote_literal(f['name'])} END"
+                                        for c, f in zip(raw_cells, table.fields)) + "), '')",
         "row:blank-row": "CASE WHEN " + " AND ".join(f"coalesce({c}, '') = ''" for c in raw_cells) + " THEN '' END",
     }
     base_cols += [f"{sql} AS {quote_ident(name)}" for name, sql in structure.items() if name in columns]

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from datapkg.checks.gx_candidates import PreparedSuite, expectation_columns, prepare, rule_sql
+from datapkg.checks.gx_candidates import FIELD_SEPARATOR, PreparedSuite, expectation_columns, prepare, rule_sql
 from datapkg.errors import DpkgError
 from datapkg.expectations import TEXT_SUFFIX, plain_suites, read_suite_files
 from datapkg.loader import (ROW, LoadedTable, LoadError, UnsupportedResource, is_tabular, load_resource,
@@ -187,9 +187,12 @@ def findings_from_result(prepared: PreparedSuite, exp: dict[str, Any], result: A
             value = ",".join(_fmt(item.get(c)) for c in cols)
         else:
             value = item.get(column) if isinstance(column, str) else None
+        if dpkg.get("field_from_value"):  # one finding per field the value names (a short row's missing cells)
+            out += [Finding(check=check, message=describe(exp, name, field_name), row=row, field=name, value="", **common)
+                    for name in str(value).split(FIELD_SEPARATOR)]
+            continue
         message = messages.get(row) if row in messages else describe(exp, value, field_name)
-        out.append(Finding(check=check, message=message, row=row,
-                           field=str(value) if dpkg.get("field_from_value") else field_name,
+        out.append(Finding(check=check, message=message, row=row, field=field_name,
                            value=None if value is None else _fmt(value), **common))
     return out
 

@@ -56,15 +56,26 @@ def is_remote(path: str) -> bool:
     return urlparse(path).scheme.lower() in REMOTE_SCHEMES
 
 
+def path_escape(path: str) -> str | None:
+    """Why ``path`` would leave the folder it is relative to: ``"absolute"``, ``"climbs"`` (a ``..``
+    part) or None when it stays inside. Backslashes count as separators, ``C:`` as absolute."""
+    posix = path.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+        return "absolute"
+    if ".." in PurePosixPath(posix).parts:
+        return "climbs"
+    return None
+
+
 def check_relative_path(path: str, what: str) -> None:
     """Refuse a package path that is absolute, climbs out of the package or has a scheme."""
     scheme = urlparse(path).scheme.lower()
     if scheme and len(scheme) > 1 and scheme not in REMOTE_SCHEMES:
         raise UsageError(f"{what} {path!r} has the unsupported scheme '{scheme}:'")
-    posix = PurePosixPath(path.replace("\\", "/"))
-    if posix.is_absolute() or (len(path) > 1 and path[1] == ":"):
+    escape = path_escape(path)
+    if escape == "absolute":
         raise UsageError(f"{what} {path!r} is absolute; resource paths must be relative to the package")
-    if ".." in posix.parts:
+    if escape == "climbs":
         raise UsageError(f"{what} {path!r} climbs out of the package ('..'); paths must stay inside it")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from datapkg.errors import UsageError
+from datapkg.package_source import path_escape
 
 CHUNK = 1 << 20
 
@@ -39,13 +40,12 @@ def relative_path(name: str, what: str) -> PurePosixPath:
     """
     if "\x00" in name:
         raise UsageError(f"{what} has a NUL byte in its name; refused")
-    posix = name.replace("\\", "/")
-    path = PurePosixPath(posix)
-    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+    escape = path_escape(name)
+    if escape == "absolute":
         raise UsageError(f"{what} is an absolute path; refused")
-    if ".." in path.parts:
+    if escape == "climbs":
         raise UsageError(f"{what} climbs out of its folder ('..'); refused")
-    parts = [p for p in path.parts if p not in ("", ".")]
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
     if not parts:
         raise UsageError(f"{what} is an empty path; refused")
     return PurePosixPath(*parts)

@@ -26,12 +26,10 @@ from datapkg.report import Finding, Report
 LARGE_TABLE_BYTES = 5_000_000
 
 
-def large_tables(source: PackageSource, threshold: int) -> set[str]:
-    """Resources the GX path can check whose file is over ``threshold`` bytes."""
-    from datapkg.checks.gx_checks import gx_resources
+def large_tables(source: PackageSource, covered: set[str], threshold: int) -> set[str]:
+    """Resources among ``covered`` (those the GX path can check) whose file is over ``threshold`` bytes."""
     from datapkg.loader import package_resources
 
-    covered = gx_resources(source.root, source.descriptor)
     names = set()
     for resource in package_resources(source.descriptor):
         paths = resource_paths(resource)
@@ -63,12 +61,14 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     started = time.perf_counter()
     report = Report()
     with open_package(path, allow_remote=allow_remote) as source:
-        large = large_tables(source, large_table_bytes) if gx else set()
+        large: set[str] = set()
         try:
             if gx:
                 from datapkg.checks.gx_checks import gx_resources, preload_gx
 
-                if gx_resources(source.root, source.descriptor):  # GX's import starts now, in a worker process
+                covered = gx_resources(source.root, source.descriptor)
+                large = large_tables(source, covered, large_table_bytes)
+                if covered:  # GX's import starts now, in a worker process
                     preload_gx()
             findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=large)
             report.extend(findings)

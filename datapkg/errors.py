@@ -13,6 +13,9 @@ class DpkgError(Exception):
         if exit_code is not None:
             self.exit_code = exit_code
 
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # pickles whole (e.g. from a worker process)
+        return type(self), (str(self), self.exit_code)
+
 
 class UsageError(DpkgError):
     """Bad input: a wrong option, an unreadable or hostile path, a malformed descriptor (exit 2)."""

@@ -3,8 +3,10 @@
 For each suite, :func:`prepare` builds a DuckDB view of the resource with the columns the suite
 names (typed values, ``<field>::text``, derived columns for types, structure, foreign keys and
 curation rules), turns every column-map expectation into a SQL predicate that selects the rows
-that *may* fail it (:func:`candidate_predicate`, always a superset), and fetches those rows as a
-pandas frame for GX. Expectations without a translation get the full columns they name.
+that *may* fail it (:func:`candidate_predicate`, always a superset), and stores those rows in a
+table of a DuckDB file of their own (the *frames* database). The GX worker reads them from there as
+pandas frames (:func:`load_frames`), so the process that does the DuckDB work never imports pandas.
+Expectations without a translation get the full columns they name.
 """
 
 from __future__ import annotations
@@ -21,18 +23,28 @@ from datapkg.loader import (ROW, LoadedTable, blank_lines_table, extra_cells_tab
 FIELD_SEPARATOR = "\x1f"
 
 
+#: The name under which the frames database is attached while the frames are written.
+FRAMES = "gxframes"
+
+
 @dataclass
 class PreparedSuite:
-    """One suite ready for GX: its dict, its resource's table and the frames GX will see."""
+    """One suite ready for GX: its dict, its resource's table and where the rows GX sees are.
+
+    ``candidates`` and ``full`` name tables of the frames database (a DuckDB file at
+    ``frames_path``); :func:`load_frames` turns them into pandas frames, in place.
+    """
 
     suite: dict[str, Any]
     table: LoadedTable
-    candidates: Any = None          # pandas frame of candidate rows (map expectations)
-    full: Any = None                # pandas frame for expectations without SQL translation
+    candidates: Any = None          # candidate rows (map expectations): a table name, then a pandas frame
+    full: Any = None                # rows for expectations without SQL translation: likewise
     map_expectations: list[dict[str, Any]] = field(default_factory=list)
     other_expectations: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
     messages: dict[str, dict[int, str]] = field(default_factory=dict)
+    frames_path: str | None = None
+    row_limit: int | None = None    # read at most this many candidate rows
 
 
 def _lit(value: Any) -> str:
@@ -220,8 +232,10 @@ def _derived_columns(suite: dict[str, Any], table: LoadedTable) -> tuple[set[str
 
 
 def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tuple[str, str], str],
-            max_rows: int) -> PreparedSuite:
-    """Build the view and the candidate / full frames that GX will validate for ``suite``."""
+            max_rows: int, frames_path: str, number: int) -> PreparedSuite:
+    """Build the view for ``suite`` and write the candidate / full rows GX will validate into the
+    frames database (attached to ``con`` as :data:`FRAMES`, file ``frames_path``), as tables named
+    after ``number``."""
     names, sql_columns = _derived_columns(suite, table)
     view = create_view(con, table, names, rules)
     if sql_columns:
@@ -229,7 +243,7 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
         wide = quote_ident(f"gx+:{table.name}:{suite.get('name')}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {wide} AS SELECT t.*, {extra} FROM {view} t")
         view = wide
-    prepared = PreparedSuite(suite, table)
+    prepared = PreparedSuite(suite, table, frames_path=frames_path, row_limit=max_rows)
     predicates = []
     available = {d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description}
     for exp in suite.get("expectations") or []:
@@ -245,19 +259,49 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
     select = ", ".join(quote_ident(c) for c in wanted)
     if prepared.map_expectations:
         where = " OR ".join(predicates)
-        frame = _frame(con, f"SELECT {select} FROM {view} WHERE {where} ORDER BY {ROW} LIMIT {max_rows + 1}")
-        if len(frame) > max_rows:
-            frame = frame.iloc[:max_rows]
-            prepared.truncated = True
-        prepared.candidates = frame
-        for col in frame.columns:
-            if col.endswith("#message"):
-                values = frame[[ROW, col]].dropna()
-                prepared.messages[col[: -len("#message")]] = dict(zip(values[ROW].astype(int), values[col]))
+        prepared.candidates = f"s{number}_candidates"
+        rows = _store(con, prepared.candidates,
+                      f"SELECT {select} FROM {view} WHERE {where} ORDER BY {ROW} LIMIT {max_rows + 1}")
+        prepared.truncated = rows > max_rows
     if prepared.other_expectations:
         cols = {ROW} | {c for exp in prepared.other_expectations for c in expectation_columns(exp) if c in available}
-        prepared.full = _frame(con, f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}")
+        prepared.full = f"s{number}_full"
+        _store(con, prepared.full, f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}")
     return prepared
+
+
+def _store(con: Any, name: str, sql: str) -> int:
+    """Write the rows of ``sql`` into table ``name`` of the frames database; return how many."""
+    target = f"{FRAMES}.{quote_ident(name)}"
+    con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
+def load_frames(prepared: list[PreparedSuite]) -> None:
+    """Replace the table names of ``prepared`` by pandas frames read from their frames database,
+    and collect the rule messages (``<column>#message``) by row. Runs where GX runs."""
+    import duckdb
+
+    connections: dict[str, Any] = {}
+    try:
+        for item in prepared:
+            if item.frames_path is None:
+                continue
+            if item.frames_path not in connections:
+                connections[item.frames_path] = duckdb.connect(item.frames_path, read_only=True)
+            con = connections[item.frames_path]
+            if isinstance(item.candidates, str):
+                limit = f" LIMIT {int(item.row_limit)}" if item.row_limit is not None else ""
+                item.candidates = _frame(con, f"SELECT * FROM {quote_ident(item.candidates)} ORDER BY {ROW}{limit}")
+                for col in item.candidates.columns:
+                    if col.endswith("#message"):
+                        values = item.candidates[[ROW, col]].dropna()
+                        item.messages[col[: -len("#message")]] = dict(zip(values[ROW].astype(int), values[col]))
+            if isinstance(item.full, str):
+                item.full = _frame(con, f"SELECT * FROM {quote_ident(item.full)} ORDER BY {ROW}")
+    finally:
+        for con in connections.values():
+            con.close()
 
 
 def _frame(con: Any, sql: str) -> Any:

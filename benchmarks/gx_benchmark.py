@@ -192,7 +192,8 @@ def found_pairs(stdout: str, child_file: str = "data/child.csv") -> set[tuple[in
             for err in task.get("errors", []):
                 if err.get("rowNumber"):
                     # frictionless names no field for a primary-key error: the child's key is "id"
-                    field = err.get("fieldName") or ("id" if err.get("type") == "primary-key" else "")
+                    field = (err.get("fieldName") or ",".join(err.get("fieldNames") or [])
+                             or ("id" if err.get("type") == "primary-key" else ""))
                     pairs.add((err["rowNumber"], field))
         return pairs
     for err in data.get("errors", []):

@@ -93,14 +93,14 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     """Write every artefact of the release into the empty ``folder``."""
     import duckdb
 
-    from datapkg.database import create_database
     from datapkg.dictionary import collect, to_html, to_markdown
+    from datapkg.duckdb_file import write_database
     from datapkg.loader import resource_schema
 
     step = step or (lambda _msg: None)
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
-    info = create_database(db_path, root, descriptor_name, descriptor, step=step)
+    info = write_database(db_path, root, descriptor_name, descriptor, step=step)  # byte-reproducible
     step("writing Parquet")
     (folder / "parquet").mkdir()
     con = duckdb.connect(str(db_path), read_only=True, config={"threads": 1})

@@ -6,9 +6,11 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from datapkg import build as build_module
 from datapkg.build import InvalidPackage, build
+from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier
 from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
 
 DB = "test-package.duckdb"
@@ -167,23 +170,89 @@ def test_corrupted_release_file_fails_frictionless_hash(release: Path, tmp_path:
     assert ("hash-count", "resources/people.csv") in checks
 
 
-def test_reproducible(package: Path, tmp_path: Path) -> None:
-    first, second = tmp_path / "one", tmp_path / "two"
+def release_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds of the same inputs — another time, another copy of the package, another output
+    folder and working directory — give the same bytes in every file, the .duckdb included."""
+    first = tmp_path / "one"
     build(package, first)
-    build(package, second)
-    for rel in [ZIP, "dictionary.md", "dictionary.html", *(f"parquet/{n}.parquet" for n in ("people", "events", "cites", "docs"))]:
-        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
-    sums_one = (first / "SHA256SUMS").read_text().splitlines()
-    sums_two = (second / "SHA256SUMS").read_text().splitlines()
-    # DuckDB writes a random database identifier into its file header: only that file's line may differ.
-    assert [s for s in sums_one if not s.endswith(DB)] == [s for s in sums_two if not s.endswith(DB)]
-    assert len(sums_one) == len(sums_two) == 8
-    # the same package elsewhere on disk gives the same release
+    time.sleep(1.1)  # another second on the clock; the inputs' timestamps change too
     moved = shutil.copytree(package, tmp_path / "elsewhere" / "deeper")
-    third = tmp_path / "three"
-    build(moved, third)
-    for rel in [ZIP, "dictionary.md", "dictionary.html", "parquet/people.parquet"]:
-        assert (first / rel).read_bytes() == (third / rel).read_bytes(), rel
+    for path in moved.rglob("*"):
+        os.utime(path, (2_000_000_000, 2_000_000_000))
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    second = tmp_path / "other" / "two"
+    build(Path("deeper"), second)
+    one, two = release_files(first), release_files(second)
+    assert sorted(one) == sorted(two) and len(one) == 9 and DB in one
+    for rel in [DB, *one]:
+        assert one[rel] == two[rel], rel
+    sums = (first / "SHA256SUMS").read_text().splitlines()
+    assert len(sums) == 8 and any(line.endswith(f"  {DB}") for line in sums)
+    assert sums == (second / "SHA256SUMS").read_text().splitlines()
+
+
+def test_duckdb_file_identifier_and_checksums(release: Path, tmp_path: Path) -> None:
+    """The database identifier DuckDB draws at random is replaced by one derived from the file's
+    content, with the header checksums recomputed the way DuckDB computes them."""
+    data = (release / DB).read_bytes()
+    identifier = data[IDENTIFIER_OFFSET:IDENTIFIER_OFFSET + 16]
+    assert identifier != bytes(16)
+    # DuckDB's checksum, also of a data block (the first block starts after the three 4 KiB headers)
+    for start, end in ((0, 4096), (4096, 8192), (8192, 12288), (12288, 12288 + 16384)):
+        assert int.from_bytes(data[start:start + 8], "little") == checksum(data[start + 8:end]), start
+    # normalising again changes nothing
+    assert normalise_identifier(release / DB) == identifier and (release / DB).read_bytes() == data
+    assert str(tmp_path).encode() not in data and b"\x03out\x04main" in data  # the catalog is always "out"
+    # a database DuckDB made here (random identifier) is normalised, opens and keeps its content;
+    # two made alike (same catalog name, integer columns: no uninitialised bytes) become identical
+    copies = []
+    for folder in ("a", "b"):
+        path = tmp_path / folder / "db.duckdb"
+        path.parent.mkdir()
+        con = duckdb.connect()
+        con.execute(f"ATTACH '{path}' AS db")
+        con.execute("CREATE TABLE db.t (i BIGINT PRIMARY KEY, j INTEGER NOT NULL)")
+        con.execute("INSERT INTO db.t SELECT i, i % 7 FROM range(1000) r(i)")
+        con.execute("COMMENT ON TABLE db.t IS 'numbers'")
+        con.execute("DETACH db")
+        con.close()
+        before = path.read_bytes()
+        new = normalise_identifier(path)
+        after = path.read_bytes()
+        assert new != before[IDENTIFIER_OFFSET:IDENTIFIER_OFFSET + 16] and after[IDENTIFIER_OFFSET:IDENTIFIER_OFFSET + 16] == new
+        assert after[12288:] == before[12288:]
+        con = duckdb.connect(str(path), read_only=True)
+        assert con.execute("SELECT count(*), max(i), sum(j) FROM t").fetchone() == (1000, 999, 2997)
+        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 't'").fetchone() == ("numbers",)
+        assert {t for (t,) in con.execute("SELECT constraint_type FROM duckdb_constraints()").fetchall()} == {
+            "NOT NULL", "PRIMARY KEY"}
+        con.close()
+        copies.append(after)
+        assert [p.name for p in path.parent.iterdir()] == ["db.duckdb"]
+    assert copies[0] == copies[1]
+
+
+def test_duckdb_file_unexpected_layout_is_refused(release: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.duckdb"
+    data = bytearray((release / DB).read_bytes())
+    data[200] ^= 1  # a header byte: the stored checksum no longer matches
+    broken.write_bytes(bytes(data))
+    with pytest.raises(LayoutError, match="checksum"):
+        normalise_identifier(broken)
+    assert broken.read_bytes() == bytes(data)
+    text = tmp_path / "text.duckdb"
+    text.write_bytes(b"not a database" * 1000)
+    with pytest.raises(LayoutError, match="not a DuckDB"):
+        normalise_identifier(text)
+    wal = tmp_path / "wal.duckdb"
+    shutil.copy(release / DB, wal)
+    Path(f"{wal}.wal").write_bytes(b"")
+    with pytest.raises(LayoutError, match="WAL"):
+        normalise_identifier(wal)
 
 
 def test_source_date_epoch_sets_the_zip_time(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,13 +48,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import shutil
 import struct
-import subprocess
-import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +71,6 @@ MASK = (1 << 64) - 1
 #: The environment of the writer process: every allocation DuckDB makes starts as zeros.
 WRITER_ENV = {"DUCKDB_JE_MALLOC_CONF": "zero:true", "MALLOC_PERTURB_": "165", "MallocPreScribble": "1",
               "PYTHONHASHSEED": "0"}
-STEP = "\x1edpkg-step\t"
 
 
 class LayoutError(RuntimeError):
@@ -174,83 +168,23 @@ def _verify(path: Path) -> None:
 
 # --- the writer process -----------------------------------------------------------------------
 
+def writer_env() -> dict[str, str]:
+    """:data:`WRITER_ENV`, keeping any jemalloc options the environment already sets."""
+    env = dict(WRITER_ENV)
+    if os.environ.get("DUCKDB_JE_MALLOC_CONF"):
+        env["DUCKDB_JE_MALLOC_CONF"] = f"{os.environ['DUCKDB_JE_MALLOC_CONF']},{env['DUCKDB_JE_MALLOC_CONF']}"
+    return env
+
+
 def write_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
                    step: Callable[[str], None] | None = None) -> Any:
     """:func:`datapkg.database.create_database`, reproducibly: in a fresh process whose DuckDB
-    allocations start as zeros, then :func:`normalise_identifier`. Returns its ``DatabaseInfo``;
-    an exception of the writer is raised here again."""
-    step = step or (lambda _msg: None)
-    env = dict(os.environ)
-    for key, value in WRITER_ENV.items():
-        if key == "DUCKDB_JE_MALLOC_CONF" and env.get(key):
-            value = f"{env[key]},{value}"
-        env[key] = value
-    package_dir = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir, env.get("PYTHONPATH")) if p)
-    fd, name = tempfile.mkstemp(prefix=".dpkg-db-result.", suffix=".pickle")
-    os.close(fd)
-    result_file = Path(name)
-    payload = pickle.dumps({"target": str(target), "root": str(root), "descriptor_name": descriptor_name,
-                            "descriptor": descriptor, "result": str(result_file)})
-    try:
-        with subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              env=env, text=False) as proc:
-            try:
-                assert proc.stdin is not None and proc.stdout is not None
-                proc.stdin.write(payload)
-                proc.stdin.close()
-                for raw in proc.stdout:
-                    line = raw.decode("utf-8", errors="replace")
-                    if line.startswith(STEP):
-                        step(line[len(STEP):].rstrip("\n"))
-                    else:
-                        sys.stderr.write(line)
-                code = proc.wait()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        outcome = pickle.loads(result_file.read_bytes()) if result_file.stat().st_size else None
-    finally:
-        result_file.unlink(missing_ok=True)
-    if outcome is None:
-        raise RuntimeError(f"the database writer process ended with exit code {code} and no result")
-    if "error" in outcome:
-        error = outcome["error"]
-        error.add_note(f"in the database writer process:\n{outcome['traceback']}")
-        raise error
+    allocations start as zeros (:mod:`datapkg.isolated`), then :func:`normalise_identifier`.
+    Returns its ``DatabaseInfo``; an exception of the writer is raised here again."""
+    from datapkg import isolated
+    from datapkg.database import create_database
+
+    info = isolated.call(create_database, Path(target), Path(root), descriptor_name, descriptor,
+                         env=writer_env(), step=step or (lambda _message: None))
     normalise_identifier(Path(target))
-    return outcome["info"]
-
-
-def _writer() -> int:
-    """The writer process: read the job from stdin, build, pickle the outcome to the result file."""
-    job = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.flush()
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # anything else written to stdout, by Python or by DuckDB, goes to stderr
-    sys.stdout = sys.stderr
-
-    def step(message: str) -> None:
-        out.write(STEP + message.replace("\n", " ") + "\n")
-        out.flush()
-
-    try:
-        from datapkg.database import create_database
-
-        info = create_database(Path(job["target"]), Path(job["root"]), job["descriptor_name"], job["descriptor"],
-                               step=step)
-        outcome: dict[str, Any] = {"info": info}
-    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-        text = "".join(traceback.format_exception(exc))
-        try:
-            pickle.dumps(exc)
-            outcome = {"error": exc, "traceback": text}
-        except Exception:  # noqa: BLE001 - an exception that cannot be pickled
-            outcome = {"error": RuntimeError(f"{type(exc).__name__}: {exc}"), "traceback": text}
-    Path(job["result"]).write_bytes(pickle.dumps(outcome))
-    return 1 if "error" in outcome else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_writer())
+    return info

@@ -108,3 +108,24 @@ def test_gx_leaves_no_temporary_files(tmp_path, monkeypatch):
     plain_root, plain = _package(tmp_path / "plain", _rows())
     assert run_gx_checks(plain_root, plain, curation=False, schema_resources=set()) == []  # nothing to check
     assert list(scratch.iterdir()) == []
+
+
+def _count_with_steps(n: int, step) -> int:
+    import os
+
+    for i in range(n):
+        step(f"step {i}\nof {n}")
+    return os.environ["DPKG_TEST_VALUE"]
+
+
+def test_steps_stream_back_and_env_reaches_the_child():
+    seen: list[str] = []
+    result = isolated.call(_count_with_steps, 3, env={"DPKG_TEST_VALUE": "here"}, step=seen.append)
+    assert result == "here"
+    assert seen == ["step 0 of 3", "step 1 of 3", "step 2 of 3"]
+
+
+def test_an_unexpected_error_carries_the_child_traceback():
+    with pytest.raises(ZeroDivisionError) as raised:
+        isolated.call(divmod, 1, 0)
+    assert any("in a worker process" in note for note in getattr(raised.value, "__notes__", []))

@@ -43,6 +43,10 @@ from datapkg.package_source import check_relative_path, resource_paths
 
 ROW = "__row"
 RAW_SCHEMA = "raw"
+#: The longest CSV line DuckDB reads at first (its read buffer is twice this), and the limit of
+#: the second try when a line is longer (frictionless itself has no limit).
+LINE_SIZE = 2 * 1024 * 1024
+LONG_LINE_SIZE = 256 * 1024 * 1024
 #: A string that never occurs in a CSV cell: empty cells stay '' and padded (missing) cells NULL.
 NULL_SENTINEL = "\x01\x02dpkg-missing-cell\x02\x01"
 TABULAR_FORMATS = {"csv", "tsv"}
@@ -393,7 +397,9 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
             "all_varchar": True, "header": False, "delim": opts.delimiter, "quote": opts.quote,
             "escape": opts.escape, "null_padding": True,
             "nullstr": NULL_SENTINEL, "encoding": encoding, "auto_detect": True,
-            "max_line_size": 64 * 1024 * 1024,
+            # DuckDB's read buffer is min(file size, buffer_size) (default 16 x max_line_size): set it,
+            # or a 64 MiB line limit asks for one block as large as the file (OOM under a memory cap)
+            "max_line_size": LINE_SIZE, "buffer_size": 2 * LINE_SIZE,
         }
         if opts.comment:
             params["comment"] = opts.comment
@@ -409,8 +415,12 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
                 _read_stage(con, stage, scan, strict=True)
             except duckdb.Error as exc:
                 too_long = "Expected Number of Columns" in str(exc)
+                if isinstance(exc, duckdb.OutOfMemoryException):
+                    raise
                 try:
                     _read_stage(con, stage, scan, strict=False)
+                except duckdb.OutOfMemoryException:
+                    raise
                 except duckdb.Error as exc2:
                     if encoding == "utf-8":
                         _check_utf8(path, rel)  # a better message, with the byte offset
@@ -469,13 +479,20 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
 
 def _read_stage(con: Any, stage: str, scan: str, *, strict: bool) -> None:
     """``CREATE TABLE stage AS`` the scan; single-threaded when DuckDB needs it (quoted line breaks
-    in a ragged file)."""
+    in a ragged file); with :data:`LONG_LINE_SIZE` when a line is longer than :data:`LINE_SIZE`."""
     import duckdb
 
     scan = scan[:-1] + f", strict_mode := {'true' if strict else 'false'})"
     try:
         con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan}")
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as exc:
+        if "maximum line size" in str(exc).lower():
+            longer = scan.replace(f"max_line_size := {LINE_SIZE}, buffer_size := {2 * LINE_SIZE}",
+                                  f"max_line_size := {LONG_LINE_SIZE}, buffer_size := {2 * LONG_LINE_SIZE}")
+            if longer != scan:
+                return _read_stage(con, stage, longer[: longer.rindex(", strict_mode")] + ")", strict=strict)
         if "parallel=false" not in str(exc):
             raise
         con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")

@@ -261,3 +261,24 @@ def test_extra_cells_like_frictionless(tmp_path, early):
     assert found == [("extra-cell", bad, None, "EXTRA")]
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     assert [(e.type, e.row_number) for t in report.tasks for e in t.errors] == [("extra-cell", bad)]
+
+
+def test_duckdb_phase_starts_again_under_a_larger_cap_when_it_runs_out_of_memory(tmp_path, monkeypatch):
+    from datapkg.checks import gx_checks
+    from datapkg.errors import UsageError
+
+    root, descriptor = _package(tmp_path, _rows(50))
+    wanted = gx_checks.gx_resources(root, descriptor)
+
+    def phase(spill_name: str):
+        spill = tmp_path / spill_name
+        spill.mkdir()
+        findings, prepared = gx_checks._prepare_all(root, descriptor, wanted, None, 100, wanted, True, spill)
+        return findings, [(p.table.name, p.candidates, p.truncated) for p in prepared]
+
+    normal = phase("a")
+    monkeypatch.setattr(gx_checks, "DUCKDB_MEMORY", "256KB")  # too small: DuckDB runs out of it
+    assert phase("b") == normal  # ... and the phase started again under the next cap
+    monkeypatch.setattr(gx_checks, "DUCKDB_MEMORY_RETRIES", ("256KB",))
+    with pytest.raises(UsageError, match=r"^DuckDB ran out of memory \(256KB\) checking the package: Out of Memory Error"):
+        phase("c")

@@ -133,3 +133,26 @@ def test_schema_by_path_and_project_package(repo_root):
     for loaded in tables.values():
         count = con.execute(f"SELECT count(*) FROM {loaded.table}").fetchone()[0]
         assert count == loaded.rows
+
+
+def test_a_line_longer_than_the_first_limit_is_read(tmp_path):
+    from datapkg.loader import LINE_SIZE
+
+    long_name = "x" * (LINE_SIZE + 1000)
+    con, loaded = _load(tmp_path, f"id,name,n\n1,a,5\n2,{long_name},6\n")
+    assert con.execute(f"SELECT id, length(name), n FROM {loaded.table} ORDER BY id").fetchall() == [
+        (1, 1, 5), (2, LINE_SIZE + 1000, 6)]
+
+
+def test_a_file_larger_than_duckdbs_memory_cap_is_read(tmp_path):
+    """DuckDB's read buffer is min(file size, buffer_size): without a set buffer_size, a file
+    larger than the memory cap was reported as unreadable ("could not allocate block")."""
+    rows = "".join(f"{i},name number {i:09d} with some padding text,{i % 1000}\n" for i in range(500_000))
+    resource = table("t", "data/t.csv", FIELDS)
+    write_package(tmp_path, [resource], {"data/t.csv": "id,name,n\n" + rows})
+    assert (tmp_path / "data/t.csv").stat().st_size > 24 * 1024 * 1024
+    import json
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+    con = duckdb.connect(config={"memory_limit": "24MB", "temp_directory": str(tmp_path / "spill"), "threads": 1})
+    tables = load_package(con, tmp_path, descriptor)
+    assert con.execute(f"SELECT count(*), max(id) FROM {tables['t'].table}").fetchone() == (500_000, 499_999)

@@ -34,7 +34,7 @@ from typing import Any
 
 from datapkg.checks.gx_candidates import (FIELD_SEPARATOR, FRAMES, PreparedSuite, expectation_columns, load_frames, prepare,
                                           rule_sql)
-from datapkg.errors import DpkgError
+from datapkg.errors import DpkgError, UsageError
 from datapkg.expectations import TEXT_SUFFIX, plain_suites, read_suite_files
 from datapkg.loader import (ROW, LoadedTable, LoadError, UnsupportedResource, is_tabular, load_resource,
                             package_resources, quote_ident, quote_literal, resource_schema)
@@ -42,9 +42,10 @@ from datapkg.package_source import resource_paths
 from datapkg.report import Finding
 
 DEFAULT_MAX_ROWS = 100_000
-#: DuckDB's memory cap for the checks (it spills to a temporary folder beyond it).
+#: DuckDB's memory cap for the checks (it spills to a temporary folder beyond it), and the larger
+#: caps the DuckDB phase starts again under if an operator still runs out of memory.
 DUCKDB_MEMORY = "64MB"
-DUCKDB_MEMORY_RETRY = "4GB"
+DUCKDB_MEMORY_RETRIES = ("512MB", "4GB")
 #: Modules GX imports at start-up for one expectation (KL divergence) that only its body uses:
 #: loaded on first use instead (about 0.9 s of GX's 2.4 s import).
 GX_LAZY = ("scipy.stats", "altair")
@@ -341,13 +342,34 @@ def _prepare_all(root: Path, descriptor: dict[str, Any], wanted: set[str], data_
                  spill: Path) -> tuple[list[Finding], list[PreparedSuite] | None]:
     """The DuckDB part: load, build the views and write the rows GX will see into the frames
     database in ``spill``. Returns the findings so far and the prepared suites (None when GX has
-    nothing to check). DuckDB is closed, and its memory returned, when this returns."""
+    nothing to check). DuckDB is closed, and its memory returned, when this returns.
+
+    Runs under :data:`DUCKDB_MEMORY`; if DuckDB runs out of it anyway (a block it cannot spill),
+    the phase starts again under each of :data:`DUCKDB_MEMORY_RETRIES` in turn.
+    """
+    import duckdb
+
+    for memory in (DUCKDB_MEMORY, *DUCKDB_MEMORY_RETRIES):
+        for leftover in spill.iterdir():  # of the try under the smaller cap
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        try:
+            return _prepare_with(root, descriptor, wanted, data_docs, max_rows, schema_resources, curation, spill, memory)
+        except duckdb.OutOfMemoryException as exc:
+            error = exc
+    raise UsageError(f"DuckDB ran out of memory ({DUCKDB_MEMORY_RETRIES[-1]}) checking the package: "
+                     f"{str(error).strip().splitlines()[0]}")
+
+
+def _prepare_with(root: Path, descriptor: dict[str, Any], wanted: set[str], data_docs: Path | None,
+                  max_rows: int, schema_resources: set[str] | None, curation: bool, spill: Path,
+                  memory: str) -> tuple[list[Finding], list[PreparedSuite] | None]:
+    """:func:`_prepare_all` under one memory cap."""
     import duckdb
 
     findings: list[Finding] = []
     prepared: list[PreparedSuite] = []
     frames_path = str(spill / "frames.duckdb")
-    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(spill / "tmp")})
+    con = duckdb.connect(config={"memory_limit": memory, "temp_directory": str(spill / "tmp")})
     try:
         queries = []
         if curation:
@@ -372,12 +394,9 @@ def _prepare_all(root: Path, descriptor: dict[str, Any], wanted: set[str], data_
             if table is None or not suite.get("expectations"):
                 continue
             try:
-                try:
-                    prepared.append(prepare(con, suite, table, rules, max_rows, frames_path, number))
-                except duckdb.OutOfMemoryException:
-                    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_RETRY}'")  # a heavy rule: room, then retry
-                    prepared.append(prepare(con, suite, table, rules, max_rows, frames_path, number))
-                    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+                prepared.append(prepare(con, suite, table, rules, max_rows, frames_path, number))
+            except duckdb.OutOfMemoryException:
+                raise
             except duckdb.Error as exc:
                 findings.append(Finding(check="gx-suite-error", resource=table.name, file=table.file,
                                         message=f"suite {suite.get('name')!r} cannot run: {str(exc).splitlines()[0]}"))

@@ -56,8 +56,11 @@ def call(function: Callable[..., Any], *args: Any, block: tuple[str, ...] = (), 
                               env={**os.environ, **(env or {}), "PYTHONPATH": path}) as proc:
             try:
                 assert proc.stdin is not None and proc.stdout is not None
-                proc.stdin.write(job)  # the child reads all of it before it writes anything
-                proc.stdin.close()
+                try:
+                    proc.stdin.write(job)  # the child reads all of it before it writes anything
+                    proc.stdin.close()
+                except BrokenPipeError:  # it died first: its answer is missing, and that is said below
+                    pass
                 for line in proc.stdout:
                     if step is not None:
                         step(line.decode("utf-8", "replace").rstrip("\n"))

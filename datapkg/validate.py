@@ -47,10 +47,15 @@ def large_tables(source: PackageSource, covered: set[str], threshold: int) -> se
 
 
 def structure_checks(source: PackageSource, max_errors: int | None,
-                     header_only: set[str]) -> tuple[list[Finding], dict[str, Any]]:
-    """frictionless' checks and the file checks; ``header_only`` names the tables whose rows it skips."""
+                     header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
+    """frictionless' checks and the file checks; ``header_only`` names the tables whose rows it skips.
+
+    Also returns whether frictionless accepted the descriptor (no package-level error), without
+    which the content checks cannot run.
+    """
     findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=header_only)
-    return findings + run_file_checks(source, header_only=header_only), stats
+    accepted = not any(f.resource is None and f.severity == "error" for f in findings)
+    return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
 
 def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs: Path | None) -> list[Finding]:
@@ -81,11 +86,12 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
 
             large = large_tables(source, gx_resources(source.root, source.descriptor), large_table_bytes)
             # in a process of its own: frictionless' memory is returned before DuckDB and GX start
-            findings, stats = isolated.call(structure_checks, dataclasses.replace(source, _tmpdir=None), max_errors, large)
+            findings, stats, accepted = isolated.call(structure_checks, dataclasses.replace(source, _tmpdir=None),
+                                                      max_errors, large)
         else:
-            findings, stats = structure_checks(source, max_errors, set())
+            findings, stats, accepted = structure_checks(source, max_errors, set())
         report.extend(findings)
-        if not any(f.resource is None and f.severity == "error" for f in findings):
+        if accepted:
             report.extend(_content_checks(source, gx, large, data_docs))
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,

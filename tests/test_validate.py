@@ -467,3 +467,15 @@ def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(["build", "--no-gx", "-q", "-o", str(tmp_path / "ro" / "docs" / "dist"),
                             str(Path(__file__).resolve().parent.parent)])
     assert line.startswith("dpkg: error: ") and "unexpected" not in line
+
+
+def test_a_stray_file_does_not_stop_the_content_checks(tmp_path: Path) -> None:
+    """Only a package-level frictionless error skips the row checks; a file-check finding does not."""
+    from datapkg.validate import validate_package
+
+    write_package(tmp_path, [table("t", "resources/t.csv", [ID, {"name": "q", "type": "string", "constraints": {"pattern": "Q[0-9]+"}}])],
+                  {"resources/t.csv": "id,q\n1,Q1\n2,X1\n", "resources/old.csv": "id\n"})
+    report = validate_package(tmp_path, large_table_bytes=0)  # t's rows are checked on the GX path
+    found = {(f.check, f.file, f.row, f.field) for f in report.findings}
+    assert found == {("stray-file", "resources/old.csv", None, None),
+                     ("expect_column_values_to_match_regex", "resources/t.csv", 3, "q")}

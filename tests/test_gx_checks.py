@@ -274,7 +274,7 @@ def test_duckdb_phase_starts_again_under_a_larger_cap_when_it_runs_out_of_memory
         spill = tmp_path / spill_name
         spill.mkdir()
         findings, prepared = gx_checks._prepare_all(root, descriptor, wanted, None, 100, wanted, True, spill)
-        return findings, [(p.table.name, p.candidates, p.truncated) for p in prepared]
+        return findings, [(p.table.name, p.candidates_table, p.truncated) for p in prepared]
 
     normal = phase("a")
     monkeypatch.setattr(gx_checks, "DUCKDB_MEMORY", "256KB")  # too small: DuckDB runs out of it

@@ -4,7 +4,7 @@ For each suite, :func:`prepare` builds a DuckDB view of the resource with the co
 names (typed values, ``<field>::text``, derived columns for types, structure, foreign keys and
 curation rules), turns every column-map expectation into a SQL predicate that selects the rows
 that *may* fail it (:func:`candidate_predicate`, always a superset), and stores those rows in a
-table of a DuckDB file of their own (the *frames* database). The GX worker reads them from there as
+table of a DuckDB file of their own (the *frames* database). The GX process reads them from there as
 pandas frames (:func:`load_frames`), so the process that does the DuckDB work never imports pandas.
 Expectations without a translation get the full columns they name.
 """
@@ -31,14 +31,16 @@ FRAMES = "gxframes"
 class PreparedSuite:
     """One suite ready for GX: its dict, its resource's table and where the rows GX sees are.
 
-    ``candidates`` and ``full`` name tables of the frames database (a DuckDB file at
-    ``frames_path``); :func:`load_frames` turns them into pandas frames, in place.
+    ``candidates_table`` and ``full_table`` name tables of the frames database (a DuckDB file at
+    ``frames_path``); :func:`load_frames` reads them into the pandas frames ``candidates`` and ``full``.
     """
 
     suite: dict[str, Any]
     table: LoadedTable
-    candidates: Any = None          # candidate rows (map expectations): a table name, then a pandas frame
-    full: Any = None                # rows for expectations without SQL translation: likewise
+    candidates_table: str | None = None  # candidate rows (map expectations)
+    full_table: str | None = None        # rows for expectations without SQL translation
+    candidates: Any = None               # pandas frames of those tables, once loaded
+    full: Any = None
     map_expectations: list[dict[str, Any]] = field(default_factory=list)
     other_expectations: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
@@ -259,14 +261,14 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
     select = ", ".join(quote_ident(c) for c in wanted)
     if prepared.map_expectations:
         where = " OR ".join(predicates)
-        prepared.candidates = f"s{number}_candidates"
-        rows = _store(con, prepared.candidates,
+        prepared.candidates_table = f"s{number}_candidates"
+        rows = _store(con, prepared.candidates_table,
                       f"SELECT {select} FROM {view} WHERE {where} ORDER BY {ROW} LIMIT {max_rows + 1}")
         prepared.truncated = rows > max_rows
     if prepared.other_expectations:
         cols = {ROW} | {c for exp in prepared.other_expectations for c in expectation_columns(exp) if c in available}
-        prepared.full = f"s{number}_full"
-        _store(con, prepared.full, f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}")
+        prepared.full_table = f"s{number}_full"
+        _store(con, prepared.full_table, f"SELECT {', '.join(quote_ident(c) for c in sorted(cols))} FROM {view} ORDER BY {ROW}")
     return prepared
 
 
@@ -278,8 +280,8 @@ def _store(con: Any, name: str, sql: str) -> int:
 
 
 def load_frames(prepared: list[PreparedSuite]) -> None:
-    """Replace the table names of ``prepared`` by pandas frames read from their frames database,
-    and collect the rule messages (``<column>#message``) by row. Runs where GX runs."""
+    """Read the frames of ``prepared`` from their frames database (once), and collect the rule
+    messages (``<column>#message``) by row. Runs where GX runs."""
     import duckdb
 
     connections: dict[str, Any] = {}
@@ -290,15 +292,15 @@ def load_frames(prepared: list[PreparedSuite]) -> None:
             if item.frames_path not in connections:
                 connections[item.frames_path] = duckdb.connect(item.frames_path, read_only=True)
             con = connections[item.frames_path]
-            if isinstance(item.candidates, str):
+            if item.candidates_table is not None and item.candidates is None:
                 limit = f" LIMIT {int(item.row_limit)}" if item.row_limit is not None else ""
-                item.candidates = _frame(con, f"SELECT * FROM {quote_ident(item.candidates)} ORDER BY {ROW}{limit}")
+                item.candidates = _frame(con, f"SELECT * FROM {quote_ident(item.candidates_table)} ORDER BY {ROW}{limit}")
                 for col in item.candidates.columns:
                     if col.endswith("#message"):
                         values = item.candidates[[ROW, col]].dropna()
                         item.messages[col[: -len("#message")]] = dict(zip(values[ROW].astype(int), values[col]))
-            if isinstance(item.full, str):
-                item.full = _frame(con, f"SELECT * FROM {quote_ident(item.full)} ORDER BY {ROW}")
+            if item.full_table is not None and item.full is None:
+                item.full = _frame(con, f"SELECT * FROM {quote_ident(item.full_table)} ORDER BY {ROW}")
     finally:
         for con in connections.values():
             con.close()

@@ -50,18 +50,21 @@ def download(
     read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.001, help="Seconds without data before a retry."),
     retries: int = typer.Option(5, "--retries", min=0, help="Retries per file after a failed attempt."),
     backoff: float = typer.Option(1.0, "--backoff", min=0.0, help="First delay between attempts in seconds (doubles)."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Start over instead of resuming what an earlier, "
+                                                                "unfinished run kept (in ~/.cache/dpkg/partial)."),
 ) -> None:
     """Download a release, verify every checksum, size and hash, and extract it into DIR.
 
     DIR ends up holding datapackage.json and the resources at their paths (ready for 'dpkg validate DIR'), plus release/ with the zip, SHA256SUMS and the other artefacts ('dpkg verify DIR' checks them again).
 
-    Nothing changes in DIR unless every check passed. Exit 0 on success, 1 when a checksum, size or hash does not match, 2 on bad input, a refused archive or a network failure.
+    Nothing changes in DIR unless every check passed. A file left unfinished (network failure, Ctrl-C) is kept in the user's cache and resumed by the next run of the same URL. Exit 0 on success, 1 when a checksum, size or hash does not match, 2 on bad input, a refused archive or a network failure.
     """  # noqa: E501 - one line per paragraph: the help screen wraps them
     from datapkg.download import Options
     from datapkg.download import download as run
     from datapkg.errors import DpkgError
 
-    options = Options(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries, backoff=backoff)
+    options = Options(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries, backoff=backoff,
+                      resume=not no_resume)
     # A bar (and notes on retries and resumes) on a terminal only; scripts get one line or JSON.
     progress: Any = _BarProgress() if sys.stderr.isatty() and not (quiet or as_json) else None
     try:

@@ -10,11 +10,18 @@ the target as it was. The target ends up as a package folder that ``dpkg validat
 
 HTTP transfers resume with a Range request after a dropped connection (or restart from zero when
 the server ignores Range), retry with exponential backoff and have connect and read timeouts.
+When a run ends before a file is complete (retries used up, Ctrl-C), the bytes received are kept
+outside DIR, in the user's cache (:func:`partial_dir`), if the server can resume them (it accepts
+ranges and gave an ETag or Last-Modified); the next run of the same URL resumes from there with
+``Range`` + ``If-Range``, so a file that changed in between starts over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 import time
@@ -51,6 +58,7 @@ class Options:
     max_bytes: int = 4 << 30        #: cap on one downloaded file
     max_redirects: int = 10
     limits: safezip.Limits = safezip.DEFAULT_LIMITS
+    resume: bool = True             #: keep an unfinished file between runs and resume it (else start over)
 
 
 class Progress(Protocol):
@@ -115,6 +123,64 @@ class _Retry(Exception):
     def __init__(self, message: str, wait: float = 0.0) -> None:
         super().__init__(message)
         self.wait = wait
+
+
+class _GaveUp(UsageError):
+    """A file's attempts all failed on the network (exit 2, like any network failure)."""
+
+
+# --------------------------------------------------------------------------- kept between runs
+
+def partial_dir() -> Path:
+    """Where unfinished HTTP downloads wait for the next run: ``$DPKG_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/dpkg/partial``, else ``~/.cache/dpkg/partial``."""
+    if os.environ.get("DPKG_CACHE_DIR"):
+        return Path(os.environ["DPKG_CACHE_DIR"])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dpkg" / "partial"
+
+
+class _Kept:
+    """The unfinished download of one URL, kept between runs: ``<key>.part`` (the bytes) and
+    ``<key>.json`` (the URL and the validator that guards a resume), key = SHA-256 of the URL."""
+
+    def __init__(self, url: str) -> None:
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
+        self.url, self.data, self.meta = url, partial_dir() / f"{key}.part", partial_dir() / f"{key}.json"
+
+    def take(self, target: Path) -> str | None:
+        """Move the kept bytes to ``target``; return their validator (None, and nothing moved, if there are none)."""
+        try:
+            meta = json.loads(self.meta.read_text(encoding="utf-8"))
+            if meta.get("url") != self.url or not meta.get("validator") or not self.data.is_file():
+                raise ValueError("not a usable record")
+            shutil.move(str(self.data), str(target))
+            return str(meta["validator"])
+        except (OSError, ValueError):
+            self.discard()
+            return None
+        finally:
+            self.meta.unlink(missing_ok=True)
+
+    def keep(self, target: Path, validator: str) -> int:
+        """Move ``target`` (the bytes received so far) here for the next run; return their count (0: kept nothing)."""
+        try:
+            size = target.stat().st_size
+            if not size:
+                return 0
+            self.data.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(target), str(self.data))
+            from datapkg.atomic import write_text
+
+            write_text(self.meta, json.dumps({"url": self.url, "validator": validator, "bytes": size}))
+            return size
+        except OSError:
+            self.discard()
+            return 0
+
+    def discard(self) -> None:
+        self.data.unlink(missing_ok=True)
+        self.meta.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- sources
@@ -195,14 +261,33 @@ class _HttpSource(_Source):
         raise UsageError(f"{url}: more than {self.options.max_redirects} redirects")
 
     def fetch(self, rel: str, target: Path) -> None:
-        """Download ``rel`` into ``target``, resuming or restarting after a failure."""
-        import httpx
-
+        """Download ``rel`` into ``target``, resuming or restarting after a failure (and from the
+        bytes an earlier run kept)."""
         url, options = self.url(rel), self.options
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
-        failures, furthest = 0, 0
         guard: dict[str, str] = {}  # If-Range validator of the last whole response (survives a cut-off)
+        kept = _Kept(url)
+        if not options.resume:
+            kept.discard()
+        elif validator := kept.take(target):
+            guard.update(validator=validator, ranges="bytes")
+            self.progress.note(f"{rel}: resuming at byte {target.stat().st_size}, kept from an earlier run")
+        try:
+            self._fetch(url, rel, target, guard)
+        except (_GaveUp, KeyboardInterrupt) as exc:  # the network failed or the user stopped: keep what resumes
+            resumable = options.resume and guard.get("validator") and guard.get("ranges") == "bytes"
+            saved = kept.keep(target, guard["validator"]) if resumable and target.exists() else 0
+            if saved and isinstance(exc, _GaveUp):
+                raise UsageError(f"{exc}; {saved} bytes kept: run the same command again to resume") from None
+            raise
+
+    def _fetch(self, url: str, rel: str, target: Path, guard: dict[str, str]) -> None:
+        """:meth:`fetch`'s attempts: resume or restart after each failure, up to the retry budget."""
+        import httpx
+
+        options = self.options
+        failures, furthest = 0, 0
         while True:
             have = target.stat().st_size if target.exists() else 0
             try:
@@ -218,7 +303,7 @@ class _HttpSource(_Source):
                 reason = self._describe(exc)
                 if failures > options.retries:
                     tries = f"{failures} attempts" if failures > 1 else "1 attempt"
-                    raise UsageError(f"{url}: {reason} (gave up after {tries})") from None
+                    raise _GaveUp(f"{url}: {reason} (gave up after {tries})") from None
                 delay = min(max(options.backoff * 2 ** (failures - 1), getattr(exc, "wait", 0.0)), 30.0)
                 self.transfers.retries += 1
                 self.progress.note(f"{rel}: {reason}; retrying in {delay:g} s (at byte {reached})")
@@ -263,6 +348,7 @@ class _HttpSource(_Source):
                 etag = response.headers.get("etag")
                 guard["validator"] = (etag if etag and not etag.startswith("W/") else "") \
                     or response.headers.get("last-modified", "")
+                guard["ranges"] = response.headers.get("accept-ranges", "").strip().lower()
             total = have + length if length is not None else None
             if total is not None and total > self.options.max_bytes:
                 raise UsageError(f"{url}: {total} bytes, over the cap of {self.options.max_bytes}")

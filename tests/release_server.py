@@ -71,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         start, status = 0, 200
         wanted = self.headers.get("Range")
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.headers.get("If-Range") not in (None, etag):
+            wanted = None  # RFC 9110: the file changed, so the whole of it, with 200
         if wanted and behaviour.ranges and wanted.startswith("bytes=") and wanted.endswith("-"):
             start = int(wanted[len("bytes="):-1])
             if start >= len(data):
@@ -85,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(path, status)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:16] + '"')
+        self.send_header("ETag", etag)
         if behaviour.ranges:
             self.send_header("Accept-Ranges", "bytes")
         if status == 206:

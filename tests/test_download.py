@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -396,3 +397,95 @@ def test_working_folder_is_never_replaced(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 2
     assert one_line(result) == f"dpkg: error: {to} is the working folder or holds it; name a folder to create or replace"
     assert list(empty.iterdir()) == []
+
+
+# --- resuming across runs ------------------------------------------------------------------------
+
+def kept_files() -> list[str]:
+    from datapkg.download import partial_dir
+
+    return sorted(p.suffix for p in partial_dir().iterdir()) if partial_dir().is_dir() else []
+
+
+def test_a_run_that_gives_up_keeps_its_bytes_and_the_next_run_resumes(tmp_path: Path, earlier: Path) -> None:
+    files = release_files()
+    half = len(files[ZIP]) // 2
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(files, drop={ZIP: 1})) as server:
+        first = download(server.url(), earlier, "--retries", "0")
+        assert first.exit_code == 2
+        assert one_line(first) == (f"dpkg: error: {server.url(ZIP)}: connection closed early (peer closed connection "
+                                   f"without sending complete message body (received {half} bytes, expected "
+                                   f"{len(files[ZIP])})) (gave up after 1 attempt); {half} bytes kept: "
+                                   "run the same command again to resume")
+        assert_unchanged(earlier, before)  # nothing beside DIR: the bytes wait in the cache
+        assert kept_files() == [".json", ".part"]
+        second = download(server.url(), earlier, "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["transfers"]["resumed"] == 1
+    zip_requests = [(rng, status) for path, rng, status in server.log if path == ZIP]
+    assert zip_requests == [(None, 200), (f"bytes={half}-", 206)]
+    assert (earlier / "release" / ZIP).read_bytes() == files[ZIP]
+    assert kept_files() == []  # used up
+
+
+def test_a_file_changed_between_runs_starts_over(tmp_path: Path) -> None:
+    files = release_files()
+    half = len(files[ZIP]) // 2
+    with ReleaseServer(Behaviour(files, drop={ZIP: 1})) as server:
+        assert download(server.url(), tmp_path / "out", "--retries", "0").exit_code == 2
+        new = release_files(zip_bytes(package_files(hash_form="md5")))  # same names, other zip bytes
+        assert new[ZIP] != files[ZIP]
+        server.server.behaviour.files = new
+        result = download(server.url(), tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["transfers"]["resumed"] == 0 and report["transfers"]["restarted"] == 1
+    assert [(r, s) for p, r, s in server.log if p == ZIP][-1] == (f"bytes={half}-", 200)  # If-Range did not match
+    assert (tmp_path / "out/release" / ZIP).read_bytes() == new[ZIP]
+
+
+def test_no_resume_starts_over_and_a_server_without_ranges_keeps_nothing(tmp_path: Path) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files, drop={ZIP: 1})) as server:
+        assert download(server.url(), tmp_path / "a", "--retries", "0").exit_code == 2
+        assert kept_files() == [".json", ".part"]
+        assert download(server.url(), tmp_path / "a", "--no-resume").exit_code == 0
+    assert [(r, s) for p, r, s in server.log if p == ZIP][-1] == (None, 200)
+    assert kept_files() == []
+    with ReleaseServer(Behaviour(files, ranges=False, drop={ZIP: 1})) as server:
+        result = download(server.url(), tmp_path / "b", "--retries", "0")
+    assert result.exit_code == 2 and one_line(result).endswith("(gave up after 1 attempt)")
+    assert kept_files() == []
+
+
+def test_ctrl_c_keeps_the_bytes_for_the_next_run(tmp_path: Path, earlier: Path) -> None:
+    from datapkg.download import NullProgress, Options
+    from datapkg.download import download as run
+
+    class Interrupt(NullProgress):
+        name, seen = "", 0
+
+        def start(self, name: str, total: int | None, completed: int) -> None:
+            self.name = name
+
+        def advance(self, size: int) -> None:
+            self.seen += size
+            if self.name == ZIP:
+                raise KeyboardInterrupt
+
+    files = release_files()
+    before = snapshot(earlier.parent)
+    with ReleaseServer(Behaviour(files)) as server:
+        interrupt = Interrupt()
+        with pytest.raises(KeyboardInterrupt):
+            run(server.url(), earlier, Options(retries=0), interrupt)
+        assert_unchanged(earlier, before)
+        assert kept_files() == [".json", ".part"]
+        kept = (Path(os.environ["DPKG_CACHE_DIR"]) / next(p.name for p in Path(os.environ["DPKG_CACHE_DIR"]).iterdir()
+                                                          if p.suffix == ".part")).stat().st_size
+        result = run(server.url(), earlier, Options(retries=0))
+    assert 0 < kept <= len(files[ZIP])
+    assert [r for p, r, s in server.log if p == ZIP][-1] == f"bytes={kept}-"  # resumed where Ctrl-C stopped it
+    assert (earlier / "release" / ZIP).read_bytes() == files[ZIP]
+    assert kept_files() == []

@@ -5,7 +5,8 @@ Usage: .venv/bin/python benchmarks/download.py [--mb 100]
 Writes a release (zip with one CSV resource of about --mb MB, SHA256SUMS) into a temporary
 folder, serves it with the test server (tests/release_server.py) and runs the real console
 script: a clean download, one cut off halfway (resumed with Range), one cut off on a server that
-ignores Range (restarted), then ``dpkg verify`` of the result. Prints wall time, MB/s and the
+ignores Range (restarted), one cut off with ``--retries 0`` (the run gives up and keeps its bytes)
+and the next run (which resumes them), then ``dpkg verify`` of the result. Prints wall time, MB/s and the
 peak RSS of each dpkg process.
 """
 
@@ -70,6 +71,7 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        os.environ["DPKG_CACHE_DIR"] = str(folder / "partial")  # not the user's cache
         zip_data = big_zip(folder, options.mb)
         files = release_files(zip_data)
         name = next(p for p in files if p.endswith(".zip"))
@@ -85,6 +87,13 @@ def main() -> None:
             with ReleaseServer(behaviour) as server:
                 seconds, code, rss = run(["download", server.url(), "--to", str(out), "--quiet", "--backoff", "0"])
             print(f"{label:42s} exit {code}  {seconds:6.2f} s  {mb / seconds:6.1f} MB/s of zip  peak RSS {rss:4.0f} MB")
+        out = folder / "two_runs"
+        with ReleaseServer(Behaviour(files, drop={name: 1})) as server:
+            for label in ("run 1: cut off, gives up, keeps bytes", "run 2: resumes the kept bytes"):
+                seconds, code, rss = run(["download", server.url(), "--to", str(out), "--quiet", "--retries", "0"])
+                print(f"{label:42s} exit {code}  {seconds:6.2f} s  {'':17s}  peak RSS {rss:4.0f} MB")
+            ranges = [rng for path, rng, _status in server.log if path == name]
+        print(f"{'':42s} requests for the zip: {ranges}")
         seconds, code, rss = run(["verify", str(out)])
         print(f"{'dpkg verify (the downloaded folder)':42s} exit {code}  {seconds:6.2f} s  {'':17s}  peak RSS {rss:4.0f} MB")
 

@@ -160,7 +160,8 @@ class _Kept:
             self.discard()
             return None
         finally:
-            self.meta.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.meta.unlink(missing_ok=True)
 
     def keep(self, target: Path, validator: str) -> int:
         """Move ``target`` (the bytes received so far) here for the next run; return their count (0: kept nothing)."""
@@ -179,8 +180,10 @@ class _Kept:
             return 0
 
     def discard(self) -> None:
-        self.data.unlink(missing_ok=True)
-        self.meta.unlink(missing_ok=True)
+        """Forget this URL's kept bytes (a cache that cannot be written or read is no error)."""
+        for path in (self.data, self.meta):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- sources

@@ -489,3 +489,26 @@ def test_ctrl_c_keeps_the_bytes_for_the_next_run(tmp_path: Path, earlier: Path) 
     assert [r for p, r, s in server.log if p == ZIP][-1] == f"bytes={kept}-"  # resumed where Ctrl-C stopped it
     assert (earlier / "release" / ZIP).read_bytes() == files[ZIP]
     assert kept_files() == []
+
+
+@pytest.mark.parametrize("cache", ["a-file", "garbage-record"])
+def test_an_unusable_cache_changes_nothing_but_resuming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: str) -> None:
+    from datapkg.download import _Kept
+
+    files = release_files()
+    with ReleaseServer(Behaviour(files, drop={ZIP: 1})) as server:
+        if cache == "a-file":  # the cache folder cannot be created: nothing is kept, the error is the network's
+            (tmp_path / "cache").write_text("not a folder")
+            monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "cache"))
+            first = download(server.url(), tmp_path / "out", "--retries", "0")
+            assert first.exit_code == 2 and one_line(first).endswith("(gave up after 1 attempt)")
+        else:  # a record that is not JSON: ignored and removed, the file is fetched whole
+            kept = _Kept(server.url(ZIP))
+            kept.data.parent.mkdir(parents=True, exist_ok=True)
+            kept.data.write_bytes(b"junk")
+            kept.meta.write_text("{not json")
+        second = download(server.url(), tmp_path / "out")
+    assert second.exit_code == 0, second.output
+    assert (tmp_path / "out/release" / ZIP).read_bytes() == files[ZIP]
+    if cache == "garbage-record":
+        assert kept_files() == []

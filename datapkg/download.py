@@ -19,6 +19,7 @@ ranges and gave an ETag or Last-Modified); the next run of the same URL resumes 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -57,7 +58,7 @@ class Options:
     backoff: float = 1.0            #: first delay between attempts, doubled each time, at most 30 s
     max_bytes: int = 4 << 30        #: cap on one downloaded file
     max_redirects: int = 10
-    limits: safezip.Limits = safezip.DEFAULT_LIMITS
+    limits: safezip.Limits | None = None  #: zip caps (default: :func:`datapkg.safezip.default_limits`)
     resume: bool = True             #: keep an unfinished file between runs and resume it (else start over)
 
 
@@ -497,6 +498,8 @@ def download(source: str, to: str | Path | None = None, options: Options | None 
     """
     started = time.perf_counter()
     options, progress = options or Options(), progress or NullProgress()
+    if options.limits is None:  # read (and checked) before anything is fetched
+        options = dataclasses.replace(options, limits=safezip.default_limits())
     transfers = Transfers()
     probe = Path(to) if to is not None else None
     if probe is not None:

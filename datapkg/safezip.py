@@ -5,13 +5,19 @@ out (``..``), a symbolic link or device/FIFO/socket, a duplicate name, overlappi
 encrypted member, too many members, a total uncompressed size over the cap or a member with an
 implausible compression ratio is refused with a one-line :class:`UsageError` naming the member.
 While writing, the bytes actually produced are counted against the same caps (headers can lie).
+
+The total cap (2 GiB) can be raised for a larger release with the environment variable
+``DPKG_MAX_UNZIPPED`` (bytes, or with a K, M, G or T suffix, binary: ``8G``), which every command
+that opens a zip honours (:func:`default_limits`).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from datapkg.errors import UsageError
@@ -31,6 +37,20 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: The environment variable that sets :attr:`Limits.max_total`.
+MAX_UNZIPPED_VAR = "DPKG_MAX_UNZIPPED"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def default_limits() -> Limits:
+    """:data:`DEFAULT_LIMITS`, with ``max_total`` from ``$DPKG_MAX_UNZIPPED`` when it is set."""
+    text = os.environ.get(MAX_UNZIPPED_VAR, "").strip()
+    if not text:
+        return DEFAULT_LIMITS
+    match = re.fullmatch(r"([0-9]+)\s*([KMGT]?)(?:I?B)?", text.upper())
+    if not match or int(match[1]) == 0:
+        raise UsageError(f"{MAX_UNZIPPED_VAR}={text!r} is not a size; give bytes or e.g. 500M, 8G")
+    return replace(DEFAULT_LIMITS, max_total=int(match[1]) * _UNITS[match[2]])
 
 
 def relative_path(name: str, what: str) -> PurePosixPath:
@@ -74,11 +94,13 @@ def _file_type(info: zipfile.ZipInfo) -> str | None:
     return "not a regular file"
 
 
-def inspect(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+def inspect(archive: zipfile.ZipFile, name: str, limits: Limits | None = None) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     """Check every member of an open archive; return (member, safe path) for the files to extract.
 
-    ``name`` is how the archive is named in messages. Raises UsageError on the first problem.
+    ``name`` is how the archive is named in messages; ``limits`` default to :func:`default_limits`.
+    Raises UsageError on the first problem.
     """
+    limits = limits or default_limits()
     infos = archive.infolist()
     if len(infos) > limits.max_members:
         raise UsageError(f"{name}: {len(infos)} members, over the cap of {limits.max_members}; refused")
@@ -103,7 +125,7 @@ def inspect(archive: zipfile.ZipFile, name: str, limits: Limits = DEFAULT_LIMITS
         total += info.file_size
         if total > limits.max_total:
             raise UsageError(f"{name}: uncompressed size over the cap of {limits.max_total} bytes at member "
-                             f"{info.filename!r}; refused (zip bomb?)")
+                             f"{info.filename!r}; refused (zip bomb? if not, raise the cap with {MAX_UNZIPPED_VAR})")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > limits.ratio_floor and ratio > limits.max_ratio:
             raise UsageError(f"{name}: member {info.filename!r} expands {ratio:.0f}-fold ({info.compress_size} -> "
@@ -147,13 +169,14 @@ def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget:
     return written
 
 
-def extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> list[PurePosixPath]:
+def extract(path: Path, dest: Path, limits: Limits | None = None) -> list[PurePosixPath]:
     """Extract the zip at ``path`` into the folder ``dest`` safely; return the files written.
 
     ``dest`` is created if needed; a member that would overwrite an existing file is refused.
     The caller owns ``dest`` and removes it on failure (extract into a temporary folder).
     """
     path, dest = Path(path), Path(dest)
+    limits = limits or default_limits()
     label = path.name
     try:
         with zipfile.ZipFile(path) as archive:

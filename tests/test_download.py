@@ -512,3 +512,34 @@ def test_an_unusable_cache_changes_nothing_but_resuming(tmp_path: Path, monkeypa
     assert (tmp_path / "out/release" / ZIP).read_bytes() == files[ZIP]
     if cache == "garbage-record":
         assert kept_files() == []
+
+
+def test_the_unzipped_size_cap_comes_from_dpkg_max_unzipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = release_files()
+    with ReleaseServer(Behaviour(files)) as server:
+        monkeypatch.setenv("DPKG_MAX_UNZIPPED", "1K")
+        small = download(server.url(), tmp_path / "small")
+        assert small.exit_code == 2
+        line = one_line(small)
+        assert line.startswith(f"dpkg: error: {ZIP}: uncompressed size over the cap of 1024 bytes at member ")
+        assert line.endswith("refused (zip bomb? if not, raise the cap with DPKG_MAX_UNZIPPED)")
+        assert not (tmp_path / "small").exists()
+        monkeypatch.setenv("DPKG_MAX_UNZIPPED", "lots")
+        bad = download(server.url(), tmp_path / "bad")
+        assert bad.exit_code == 2
+        assert one_line(bad) == "dpkg: error: DPKG_MAX_UNZIPPED='lots' is not a size; give bytes or e.g. 500M, 8G"
+        monkeypatch.setenv("DPKG_MAX_UNZIPPED", "8GiB")
+        assert download(server.url(), tmp_path / "big").exit_code == 0
+    # the bad value stopped 'bad' before any request: SHA256SUMS was asked for by 'small' and 'big' only
+    assert sum(1 for path, _, _ in server.log if path == "SHA256SUMS") == 2
+
+
+@pytest.mark.parametrize(("text", "size"), [("123", 123), ("2k", 2048), ("500M", 500 << 20), ("8 GiB", 8 << 30),
+                                            ("1TB", 1 << 40)])
+def test_sizes_dpkg_max_unzipped_accepts(monkeypatch: pytest.MonkeyPatch, text: str, size: int) -> None:
+    from datapkg import safezip
+
+    monkeypatch.setenv("DPKG_MAX_UNZIPPED", text)
+    assert safezip.default_limits().max_total == size
+    monkeypatch.delenv("DPKG_MAX_UNZIPPED")
+    assert safezip.default_limits() == safezip.DEFAULT_LIMITS

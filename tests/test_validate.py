@@ -356,6 +356,17 @@ def test_zip_slip_package_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.txt").exists()
 
 
+def test_zipped_package_over_the_unzipped_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "pkg"
+    write_package(pkg, [table("t", "data/t.csv", [ID])], {"data/t.csv": "id\n" + "1\n" * 600})
+    archive = _zip(pkg, tmp_path / "pkg.zip")
+    monkeypatch.setenv("DPKG_MAX_UNZIPPED", "1K")
+    line = _one_line_error(["validate", str(archive)])
+    assert line.startswith("dpkg: error: pkg.zip: uncompressed size over the cap of 1024 bytes at member ")
+    monkeypatch.setenv("DPKG_MAX_UNZIPPED", "1M")
+    assert run_json(archive)[0] == 0
+
+
 def test_this_repository_package_is_valid(repo_root: Path) -> None:
     code, report = run_json(repo_root)
     assert code == 0, report["errors"][:5]

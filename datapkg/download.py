@@ -34,7 +34,7 @@ from urllib.parse import quote, unquote, urljoin, urlparse
 from urllib.request import url2pathname
 
 from datapkg import safezip, verify
-from datapkg.atomic import replace_dir
+from datapkg.atomic import replace_dir, write_text
 from datapkg.checks.files import sha256_of
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES, open_package
@@ -172,8 +172,6 @@ class _Kept:
                 return 0
             self.data.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), str(self.data))
-            from datapkg.atomic import write_text
-
             write_text(self.meta, json.dumps({"url": self.url, "validator": validator, "bytes": size}))
             return size
         except OSError:

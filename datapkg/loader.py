@@ -403,8 +403,6 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         }
         if opts.comment:
             params["comment"] = opts.comment
-        args = ", ".join(f"{k} := {_param(v)}" for k, v in params.items())
-        scan = f"read_csv({quote_literal(str(path))}, {args})"
         too_long = False
         if path.stat().st_size == 0:
             con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT NULL::VARCHAR AS column0 WHERE FALSE")
@@ -412,13 +410,13 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
             # strict first: it stops at a row longer than the sniffed width (whose extra cells the
             # lenient mode would drop without a word), so that those rows can be found afterwards
             try:
-                _read_stage(con, stage, scan, strict=True)
+                _read_stage(con, stage, path, params, strict=True)
             except duckdb.Error as exc:
                 too_long = "Expected Number of Columns" in str(exc)
                 if isinstance(exc, duckdb.OutOfMemoryException):
                     raise
                 try:
-                    _read_stage(con, stage, scan, strict=False)
+                    _read_stage(con, stage, path, params, strict=False)
                 except duckdb.OutOfMemoryException:
                     raise
                 except duckdb.Error as exc2:
@@ -477,25 +475,27 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 
-def _read_stage(con: Any, stage: str, scan: str, *, strict: bool) -> None:
-    """``CREATE TABLE stage AS`` the scan; single-threaded when DuckDB needs it (quoted line breaks
-    in a ragged file); with :data:`LONG_LINE_SIZE` when a line is longer than :data:`LINE_SIZE`."""
+def _read_stage(con: Any, stage: str, path: Path, params: dict[str, Any], *, strict: bool) -> None:
+    """``CREATE TABLE stage AS`` DuckDB's ``read_csv`` of ``path`` with ``params``; single-threaded
+    when DuckDB needs it (quoted line breaks in a ragged file); with :data:`LONG_LINE_SIZE` when a
+    line is longer than :data:`LINE_SIZE`."""
     import duckdb
 
-    scan = scan[:-1] + f", strict_mode := {'true' if strict else 'false'})"
+    def create(**extra: Any) -> None:
+        args = ", ".join(f"{k} := {_param(v)}" for k, v in {**params, "strict_mode": strict, **extra}.items())
+        con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM read_csv({quote_literal(str(path))}, {args})")
+
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan}")
+        create()
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error as exc:
-        if "maximum line size" in str(exc).lower():
-            longer = scan.replace(f"max_line_size := {LINE_SIZE}, buffer_size := {2 * LINE_SIZE}",
-                                  f"max_line_size := {LONG_LINE_SIZE}, buffer_size := {2 * LONG_LINE_SIZE}")
-            if longer != scan:
-                return _read_stage(con, stage, longer[: longer.rindex(", strict_mode")] + ")", strict=strict)
+        if "maximum line size" in str(exc).lower() and params.get("max_line_size") != LONG_LINE_SIZE:
+            longer = {**params, "max_line_size": LONG_LINE_SIZE, "buffer_size": 2 * LONG_LINE_SIZE}
+            return _read_stage(con, stage, path, longer, strict=strict)
         if "parallel=false" not in str(exc):
             raise
-        con.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM {scan[:-1]}, parallel := false)")
+        create(parallel=False)
 
 
 def _extra_cells(path: Path, opts: _Csv, width: int, first_data: int) -> list[tuple[int, str]]:

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from process_tree import tree_rss  # this folder's: the process tree's RSS
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COUNTRIES = ["RU", "KP", "CN", "US", "JP", "KR", "ID", "IN", "BR", "DE"]
@@ -137,26 +139,6 @@ def measure(cmd: list[str]) -> dict:
     return json.loads(proc.stdout)
 
 
-def _tree_rss(pid: int) -> int:
-    """Summed RSS (kB) of ``pid`` and all its descendants, from /proc/<pid>/status (Linux).
-
-    (Not smaps_rollup: walking the page tables every few ms takes the mmap lock and slows the
-    measured process down.)"""
-    total = 0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/status") as handle:
-                total += next((int(line.split()[1]) for line in handle if line.startswith("VmRSS:")), 0)
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as handle:
-                    todo += [int(child) for child in handle.read().split()]
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
 def _measure_child(cmd: list[str]) -> None:
     """(In the measuring process.) Run ``cmd``; print JSON with wall, memory and stdout.
 
@@ -170,7 +152,7 @@ def _measure_child(cmd: list[str]) -> None:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True,
                                 env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
         while proc.poll() is None:
-            peak_rss = max(peak_rss, _tree_rss(proc.pid))
+            peak_rss = max(peak_rss, sum(tree_rss(proc.pid).values()))
             time.sleep(0.005)
         wall = time.perf_counter() - started
         out.seek(0)

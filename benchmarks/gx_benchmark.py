@@ -180,7 +180,8 @@ def found_pairs(stdout: str, child_file: str = "data/child.csv") -> set[tuple[in
         return pairs
     for err in data.get("errors", []):
         if err.get("rowNumber") or err.get("row"):
-            pairs.add((err.get("rowNumber") or err.get("row"), err.get("fieldName") or err.get("field")))
+            field = err.get("fieldName") or err.get("field") or ("id" if err.get("check") == "primary-key" else None)
+            pairs.add((err.get("rowNumber") or err.get("row"), field))  # frictionless' own primary-key finding has no field
     return pairs
 
 

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from datapkg import build as build_module
 from datapkg.build import InvalidPackage, build
-from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier
+from datapkg.database import STORAGE_VERSION
+from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier, storage_version_number
 from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
 
 DB = "test-package.duckdb"
@@ -196,17 +197,19 @@ def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_duckdb_file_identifier_and_checksums(release: Path, tmp_path: Path) -> None:
-    """The database identifier DuckDB draws at random is replaced by one derived from the file's
-    content, with the header checksums recomputed the way DuckDB computes them."""
+    """The release is in storage format v1.1.0 (version number 64), which has no database
+    identifier; a newer-format database's random identifier is replaced by one derived from the
+    file's content, with the header checksums recomputed the way DuckDB computes them."""
     data = (release / DB).read_bytes()
+    assert storage_version_number(release / DB) == 64 and STORAGE_VERSION == "v1.1.0"
     identifier = data[IDENTIFIER_OFFSET:IDENTIFIER_OFFSET + 16]
-    assert identifier != bytes(16)
+    assert identifier == bytes(16)
     # DuckDB's checksum, also of a data block (the first block starts after the three 4 KiB headers)
     for start, end in ((0, 4096), (4096, 8192), (8192, 12288), (12288, 12288 + 16384)):
         assert int.from_bytes(data[start:start + 8], "little") == checksum(data[start + 8:end]), start
     # normalising again changes nothing
     assert normalise_identifier(release / DB) == identifier and (release / DB).read_bytes() == data
-    assert str(tmp_path).encode() not in data and b"\x03out\x04main" in data  # the catalog is always "out"
+    assert str(tmp_path).encode() not in data and b"\x03outf\x00\x04main" in data  # the catalog is always "out"
     # a database DuckDB made here (random identifier) is normalised, opens and keeps its content;
     # two made alike (same catalog name, integer columns: no uninitialised bytes) become identical
     copies = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.packages import table, write_package
 
 runner = CliRunner()
@@ -293,7 +293,7 @@ def test_version_and_help() -> None:
 
 def test_start_up_imports_no_heavy_library() -> None:
     """`dpkg --help` must not import Great Expectations, frictionless, DuckDB or pandas."""
-    code = ("import sys; from cli.main import app; "
+    code = ("import sys; from datapkg.cli.main import app; "
             "print(sorted(m for m in ('great_expectations', 'frictionless', 'duckdb', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -369,10 +369,14 @@ def run_curation_checks(package_root: Path, descriptor: dict[str, Any]) -> list[
     """Run every curation rule that applies to the package; one Finding per offending cell."""
     import duckdb
 
+    from datapkg.sandbox import lock_down
+
     findings: list[Finding] = []
     con = duckdb.connect()
     try:
-        for query in plan_curation_queries(con, Path(package_root), descriptor):
+        queries = plan_curation_queries(con, Path(package_root), descriptor)
+        lock_down(con)  # the rules quote package strings; run them sandboxed all the same
+        for query in queries:
             for row, value, message in con.execute(f"SELECT _row, value, message FROM ({query.sql}) ORDER BY _row").fetchall():
                 findings.append(Finding(check=query.check, message=message, resource=query.table.name,
                                         file=query.table.file, row=row, field=query.field, value=value))

@@ -19,14 +19,14 @@ from typer.core import TyperGroup
 from datapkg import __version__
 from datapkg.errors import DpkgError
 
-#: Modules under ``cli/`` that each define ``register(app)``; one per command (group).
+#: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
 COMMAND_MODULES = [
-    "cli.validate_cmd",
-    "cli.download_cmd",
-    "cli.verify_cmd",
-    "cli.build_cmd",
-    "cli.query_cmd",
-    "cli.expectations_cmd",
+    "datapkg.cli.validate_cmd",
+    "datapkg.cli.download_cmd",
+    "datapkg.cli.verify_cmd",
+    "datapkg.cli.build_cmd",
+    "datapkg.cli.query_cmd",
+    "datapkg.cli.expectations_cmd",
 ]
 
 DEBIAN_OPTIONS = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.build import build
 from datapkg.query import open_database
 from tests.buildpkg import PEOPLE_CSV, cited_package
@@ -187,7 +187,7 @@ def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
 
 def test_fast_path_imports_no_frictionless_or_gx(package: Path) -> None:
     run("query", "-p", str(package), "SELECT 1")  # build the cache first
-    code = ("import sys; from cli.main import app\n"
+    code = ("import sys; from datapkg.cli.main import app\n"
             "try:\n    app(['query', '-p', sys.argv[1], 'SELECT count(*) FROM people', '-F', 'csv'])\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "heavy = [m for m in ('frictionless', 'great_expectations', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"

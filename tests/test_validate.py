@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.packages import table, write_package
 
 runner = CliRunner()
@@ -130,6 +130,67 @@ def test_all_errors_in_one_run_and_max_errors(tmp_path: Path) -> None:
     assert [e["row"] for e in report["errors"]] == [2, 3, 4]
     _, report = run_json(tmp_path, "--max-errors", "2")
     assert len(report["errors"]) == 2 and report["stats"]["truncated"] is True
+
+
+@pytest.fixture
+def shifted(tmp_path: Path) -> Path:
+    """A row with an extra comma (the cause) shifting a value into an integer field, and a bad date."""
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "d", "type": "date"}, {"name": "n", "type": "integer"}],
+                                   primaryKey=["id"])],
+                  {"data/t.csv": "id,d,n\n1,2020-01-01,3\n2,2020-01-02,x,5\n3,2020-13-01,4\n"})
+    return tmp_path
+
+
+@pytest.mark.parametrize("limit", ["1", "2"])
+def test_max_errors_never_changes_the_verdict_or_the_counts(shifted: Path, limit: str) -> None:
+    code, full = run_json(shifted)
+    assert code == 1 and full["stats"]["errors"] == 3
+    code, cut = run_json(shifted, "--max-errors", limit)
+    assert code == 1 and cut["valid"] is False
+    assert cut["stats"]["errors"] == 3 and cut["stats"]["omitted"] == 3 - int(limit)
+    assert cut["stats"]["resources"]["t"]["errors"] == 3
+    assert len(cut["errors"]) == int(limit)
+    assert cut["errors"][0]["check"] == "extra-cell"  # the cause is kept, not the type error it makes
+    assert not any("error limit" in e["message"] for e in cut["errors"])
+
+
+def test_max_errors_in_every_format_says_what_is_not_listed(shifted: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    text = runner.invoke(app, ["validate", str(shifted), "--no-gx", "--max-errors", "1"])
+    assert text.exit_code == 1
+    assert text.stdout.splitlines()[1].startswith("  row 3: extra-cell: ")
+    assert "INVALID: 3 error(s), 0 warning(s) in 1 file(s); 2 more finding(s) not listed (--max-errors)" in text.stdout
+    github = runner.invoke(app, ["validate", str(shifted), "--no-gx", "--max-errors", "1", "--format", "github"])
+    assert github.exit_code == 1
+    assert github.stdout.splitlines()[-1] == (
+        "::notice title=dpkg validate::INVALID: 3 error(s); 2 more finding(s) not listed (--max-errors)")
+    junit = runner.invoke(app, ["validate", str(shifted), "--no-gx", "--max-errors", "1", "--format", "junit"])
+    assert junit.exit_code == 1
+    root = ET.fromstring(junit.stdout.split("\n", 1)[1])
+    assert root.get("failures") == "3"
+    cut = root.find("./testsuite[@name='not listed']/testcase/failure")
+    assert cut is not None and cut.get("message") == "2 more finding(s) not listed (--max-errors)"
+
+
+def test_max_errors_keeps_errors_before_warnings(tmp_path: Path) -> None:
+    from datapkg.report import Finding, Report
+
+    report = Report([Finding("stray-file", "w", severity="warning", file="a.csv"),
+                     Finding("type-error", "e", file="b.csv", row=2, field="d")])
+    report.sort()
+    report.limit(1)
+    assert [f.check for f in report.findings] == ["type-error"]
+    assert not report.valid and len(report.warnings) == 1 and report.omitted_note().startswith("1 more")
+
+
+def test_resource_error_count_covers_every_check(tmp_path: Path) -> None:
+    """stats.resources.<name>.errors counts the curation rules' findings too, not only frictionless'."""
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "c", "type": "string", "codeList": "ISO 3166-1 alpha-2"}])],
+                  {"data/t.csv": "id,c\n1,XX\n2,x\n"})
+    code, report = run_json(tmp_path)
+    assert code == 1 and [e["check"] for e in report["errors"]] == ["unknown-country-code"] * 2
+    assert report["stats"]["resources"]["t"]["errors"] == 2
 
 
 # --- parity with `frictionless validate --json` on the same files --------------------------------
@@ -293,7 +354,7 @@ def test_version_and_help() -> None:
 
 def test_start_up_imports_no_heavy_library() -> None:
     """`dpkg --help` must not import Great Expectations, frictionless, DuckDB or pandas."""
-    code = ("import sys; from cli.main import app; "
+    code = ("import sys; from datapkg.cli.main import app; "
             "print(sorted(m for m in ('great_expectations', 'frictionless', 'duckdb', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

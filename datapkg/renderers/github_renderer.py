@@ -31,6 +31,8 @@ def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: 
     """All annotations plus a closing notice line titled ``title``."""
     lines = [annotation(f, prefix) for f in report.findings]
     state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
+    if report.truncated:
+        state += f"; {report.omitted_note()}"
     lines.append(f"::notice title={_escape_property(title)}::{state}")
     return "\n".join(lines)
 
@@ -38,6 +40,8 @@ def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: 
 def summary_markdown(report: Report, prefix: str = "", title: str = "dpkg validate") -> str:
     """A Markdown table of every finding, for ``$GITHUB_STEP_SUMMARY``."""
     state = "✅ valid" if report.valid else f"❌ {len(report.errors)} error(s)"
+    if report.truncated:
+        state += f" ({report.omitted_note()})"
     rows = [f"## {title}: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
     for f in report.findings:
         cells = [prefix + (f.file or ""), "" if f.row is None else str(f.row), f.field or "", f.check, f.message]

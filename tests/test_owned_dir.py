@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.atomic import TMP_MARKER, replace_dir, stale_temporaries
 from datapkg.errors import UsageError
 from datapkg.owned_dir import MANIFEST, check_owned, read_manifest, replace_owned_dir

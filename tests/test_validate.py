@@ -159,7 +159,7 @@ def test_max_errors_in_every_format_says_what_is_not_listed(shifted: Path) -> No
 
     text = runner.invoke(app, ["validate", str(shifted), "--no-gx", "--max-errors", "1"])
     assert text.exit_code == 1
-    assert text.stdout.splitlines()[1].startswith("  row 3: extra-cell: ")
+    assert text.stdout.splitlines()[1].startswith("  row 3 (record 2): extra-cell: ")
     assert "INVALID: 3 error(s), 0 warning(s) in 1 file(s); 2 more finding(s) not listed (--max-errors)" in text.stdout
     github = runner.invoke(app, ["validate", str(shifted), "--no-gx", "--max-errors", "1", "--format", "github"])
     assert github.exit_code == 1

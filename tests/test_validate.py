@@ -340,12 +340,6 @@ def test_wrong_option_and_format() -> None:
     assert "'xml' is not one of" in _one_line_error(["validate", "--format", "xml"])
 
 
-@pytest.mark.parametrize("option", ["-i", "-l", "--configure", "--purge", "-L", "--force-depends"])
-def test_debian_style_options_explain_what_dpkg_is(option: str) -> None:
-    line = _one_line_error([option, "foo.deb"])
-    assert "data-package tool" in line and "/usr/bin/dpkg" in line
-
-
 def test_version_and_help() -> None:
     assert runner.invoke(app, ["--version"]).stdout.startswith("dpkg (data-package tool)")
     result = runner.invoke(app, ["validate", "--help"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.release_server import Behaviour, ReleaseServer
 from tests.releases import hostile_zip, package_files, release_files, sha256, write_release, zip_bytes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.release_server import Behaviour, ReleaseServer
 from tests.releases import package_files
 

@@ -141,15 +141,15 @@ def test_sql_errors_in_one_line(package: Path) -> None:
 def test_sql_from_file_and_stdin(package: Path, tmp_path: Path) -> None:
     sql_file = tmp_path / "q.sql"
     sql_file.write_text("-- two statements: the last one's rows are printed\nSELECT 1;\nSELECT name FROM people WHERE age > 50;\n")
-    result = run("query", "-p", str(package), "-f", str(sql_file), "-F", "csv")
+    result = run("query", "-p", str(package), "--file", str(sql_file), "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "name\nVladimir Putin\n"
     piped = run("query", "-p", str(package), "--file", "-", "-F", "csv", input="SELECT 2 AS two")
     assert piped.stdout == "two\n2\n"
-    both = run("query", "-p", str(package), "SELECT 1", "-f", str(sql_file))
+    both = run("query", "-p", str(package), "SELECT 1", "--file", str(sql_file))
     assert both.exit_code == 2 and "not both" in both.stderr
     none = run("query", "-p", str(package))
     assert none.exit_code == 2 and "no SQL given" in none.stderr
-    gone = run("query", "-p", str(package), "-f", str(tmp_path / "missing.sql"))
+    gone = run("query", "-p", str(package), "--file", str(tmp_path / "missing.sql"))
     assert gone.exit_code == 2 and gone.stderr.startswith("dpkg: error: cannot read")
     comment_only = run("query", "-p", str(package), "-- nothing")
     assert comment_only.exit_code == 2 and len(comment_only.stderr.splitlines()) == 1

@@ -83,6 +83,9 @@ def download(
         return
     for warning in result.warnings:
         typer.echo(f"dpkg: warning: {warning.file}: {warning.message}", err=True)
+    if result.kept:
+        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.dir} that the release did not write: "
+                   f"{', '.join(result.kept)}", err=True)
     sums = f", {len(result.artefacts)} artefact(s) against SHA256SUMS" if len(result.artefacts) > 1 else ""
     typer.echo(f"downloaded {result.package or '(unnamed package)'} {result.version or ''}".rstrip()
                + f" into {result.dir}: {len(result.resources)} resource(s) checked against bytes/hash{sums}")

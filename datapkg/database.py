@@ -20,6 +20,7 @@ from typing import Any
 from datapkg.checks.files import sha256_of
 from datapkg.errors import UsageError
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
+from datapkg.sandbox import lock_down
 
 META_SCHEMA = "_dpkg"
 TEXTS = "texts"
@@ -324,8 +325,6 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
 
 def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
             step: Callable[[str], None]) -> DatabaseInfo:
-    import duckdb
-
     from datapkg.loader import UnsupportedResource, is_tabular, load_resource, resource_schema
 
     info = DatabaseInfo()
@@ -344,14 +343,37 @@ def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor
             info.skipped[name] = str(exc)
             info.warnings.append(f"resource '{name}' is not in the database: {exc}")
     schemas = {name: resource_schema(root, resources[name]) for name in loaded}
+    texts_name = f"{TEXTS}_files" if TEXTS in loaded else TEXTS
+    con.execute("SET threads = 1")  # the writes: with more threads DuckDB lays the file out differently each time
+    lock_down(con)  # the package's files are read: the SQL built from its strings runs sandboxed
+    _write_tables(con, loaded, schemas, resources, info, step)
+    step("loading texts")
+    _load_texts(con, root, schemas, texts_name, info)
+    step("creating views")
+    _create_views(con, schemas, info)
+    step("recording inputs")
+    files = input_files(root, descriptor_name, descriptor, info.text_files)
+    entries = manifest(root, files)
+    con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
+    con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
+    con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
+    con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
+                    [("content_key", content_key(entries)), ("package", str(descriptor.get("name") or "")),
+                     ("version", str(descriptor.get("version") or ""))])
+    con.execute("CHECKPOINT out")
+    con.execute("DETACH out")
+    return info
+
+
+def _write_tables(con: Any, loaded: dict[str, Any], schemas: dict[str, dict[str, Any]], resources: dict[str, Any],
+                  info: DatabaseInfo, step: Callable[[str], None]) -> None:
+    """Each loaded table into ``out``, referenced tables first, with every constraint its data keeps."""
+    import duckdb
+
     names = list(loaded)
-    if TEXTS in names:
-        texts_name = f"{TEXTS}_files"
-    else:
-        texts_name = TEXTS
     deps = {n: {ref for _, ref, _ in foreign_keys(n, schemas[n])} for n in names}
     enforced: dict[str, list[tuple[str, ...]]] = {}
-    con.execute("SET threads = 1")  # the writes: with more threads DuckDB lays the file out differently each time
     for name in _topological(names, deps):
         step(f"writing table {name}")
         table = loaded[name]
@@ -375,23 +397,6 @@ def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor
         for fld in table.fields:
             _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}",
                      _describe(fld) or f"{fld['name']} ({fld.get('type', 'string')}; no description in the schema)")
-    step("loading texts")
-    _load_texts(con, root, schemas, texts_name, info)
-    step("creating views")
-    _create_views(con, schemas, info)
-    step("recording inputs")
-    files = input_files(root, descriptor_name, descriptor, info.text_files)
-    entries = manifest(root, files)
-    con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
-    con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
-    con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
-    con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
-                    [("content_key", content_key(entries)), ("package", str(descriptor.get("name") or "")),
-                     ("version", str(descriptor.get("version") or ""))])
-    con.execute("CHECKPOINT out")
-    con.execute("DETACH out")
-    return info
 
 
 def _load_texts(con: Any, root: Path, schemas: dict[str, dict[str, Any]], name: str, info: DatabaseInfo) -> None:

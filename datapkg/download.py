@@ -34,10 +34,11 @@ from urllib.parse import quote, unquote, urljoin, urlparse
 from urllib.request import url2pathname
 
 from datapkg import safezip, verify
-from datapkg.atomic import replace_dir, write_text
+from datapkg.atomic import write_text
 from datapkg.checks.files import sha256_of
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES, open_package
+from datapkg.owned_dir import DOWNLOAD, check_owned, replace_owned_dir
 from datapkg.report import Finding, Report
 
 if TYPE_CHECKING:  # httpx is imported only when a URL is fetched
@@ -108,13 +109,15 @@ class Result:
     warnings: list[Finding] = field(default_factory=list)
     transfers: Transfers = field(default_factory=Transfers)
     seconds: float = 0.0
+    kept: list[str] = field(default_factory=list)  #: files in DIR that the release did not write, kept
+
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": True, "dir": str(self.dir), "source": self.source, "package": self.package,
             "version": self.version, "zip": f"{verify.RELEASE_DIR}/{self.zip}", "artefacts": self.artefacts,
             "resources": self.resources, "warnings": [w.to_dict() for w in self.warnings],
-            "transfers": self.transfers.__dict__, "seconds": self.seconds,
+            "transfers": self.transfers.__dict__, "seconds": self.seconds, "kept": self.kept,
         }
 
 
@@ -477,12 +480,7 @@ def _check_target(target: Path) -> None:
     """Refuse to replace anything but a missing/empty folder or an earlier download (never the working folder)."""
     if target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
         raise UsageError(f"{target} is the working folder or holds it; name a folder to create or replace")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()):
-        earlier = (target / verify.RELEASE_DIR).is_dir() and any((target / n).is_file() for n in DESCRIPTOR_NAMES)
-        if not earlier:
-            raise UsageError(f"{target} is not empty and holds no earlier download; choose a new or empty folder")
+    check_owned(target, DOWNLOAD, "--to")
 
 
 # --------------------------------------------------------------------------- download
@@ -508,9 +506,10 @@ def download(source: str, to: str | Path | None = None, options: Options | None 
         target = probe if probe is not None else default_dir(plan.zip)
         if probe is None:
             _check_target(target)
-        with replace_dir(target) as tmp:
-            result = _fill(tmp, plan, source, options, transfers)
+        with replace_owned_dir(target, DOWNLOAD, "--to") as replacement:
+            result = _fill(replacement.tmp, plan, source, options, transfers)
         result.dir = target
+        result.kept = replacement.kept
     finally:
         plan.source.close()
     result.seconds = round(time.perf_counter() - started, 3)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from datapkg.cli.main import app
 from datapkg import build as build_module
 from datapkg.build import InvalidPackage, build
+from datapkg.errors import UsageError
 from datapkg.database import STORAGE_VERSION
 from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier, storage_version_number
 from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
@@ -451,3 +452,16 @@ def test_yaml_descriptor_with_dates(tmp_path: Path) -> None:
     assert released["created"] == "2024-05-01"
     assert released["resources"][0]["sources"][0]["published"] == "2024-04-30"
     assert pq.read_table(out / "parquet" / "a.parquet").to_pylist()[0]["x"] == 1
+
+
+def test_memory_limit(package: Path, tmp_path: Path) -> None:
+    """--memory-limit caps DuckDB while it writes; a size DuckDB cannot read is a usage error (exit 2),
+    one too small to write the release is a one-line error that names the cap; nothing is written."""
+    result = CliRunner().invoke(app, ["build", str(package), "--out", str(tmp_path / "a"), "--memory-limit", "lots"])
+    assert result.exit_code == 2 and "--memory-limit 'lots'" in result.output and not (tmp_path / "a").exists()
+    with pytest.raises(UsageError, match=r"ran out of memory under --memory-limit 1MB"):
+        build(package, tmp_path / "b", memory_limit="1MB")
+    assert not (tmp_path / "b").exists()
+    build(package, tmp_path / "c", memory_limit="64MB")
+    build(package, tmp_path / "d")
+    assert release_files(tmp_path / "c") == release_files(tmp_path / "d")

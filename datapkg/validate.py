@@ -83,6 +83,10 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     started = time.perf_counter()
     step = step or (lambda _msg: None)
     report = Report()
+    if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
+        from datapkg.owned_dir import DATA_DOCS, check_owned
+
+        check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
         large: set[str] = set()
         step("frictionless and file checks")

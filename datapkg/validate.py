@@ -25,6 +25,7 @@ from typing import Any
 
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
+from datapkg.locate import locate
 from datapkg.package_source import PackageSource, open_package, resource_paths
 from datapkg.report import Finding, Report
 
@@ -77,6 +78,10 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     """
     started = time.perf_counter()
     report = Report()
+    if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
+        from datapkg.owned_dir import DATA_DOCS, check_owned
+
+        check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
         large: set[str] = set()
         if gx:
@@ -92,6 +97,7 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         report.extend(findings)
         if accepted:
             report.extend(_content_checks(source, gx, large, data_docs))
+        report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
                             root=None if source._tmpdir else str(source.root),

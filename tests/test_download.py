@@ -605,3 +605,25 @@ def test_sizes_dpkg_max_unzipped_accepts(monkeypatch: pytest.MonkeyPatch, text: 
     assert safezip.default_limits().max_total == size
     monkeypatch.delenv("DPKG_MAX_UNZIPPED")
     assert safezip.default_limits() == safezip.DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize("limit", ["timeout", "min-rate"])
+def test_a_server_that_trickles_bytes_ends_in_one_line(tmp_path: Path, earlier: Path, limit: str) -> None:
+    """Issue 16 item 6: one byte every 50 ms never trips the read timeout; the overall deadline
+    (--timeout) and the minimum rate (--min-rate) end it."""
+    before = snapshot(earlier.parent)
+    extra = ["--timeout", "1", "--min-rate", "0"] if limit == "timeout" else ["--min-rate", "1000"]
+    with ReleaseServer(Behaviour(release_files(), trickle={ZIP: 0.05})) as server:
+        started = time.perf_counter()
+        result = download(server.url(), earlier, *extra)
+        elapsed = time.perf_counter() - started
+    assert result.exit_code == 2
+    line = one_line(result)
+    if limit == "timeout":
+        assert line.startswith(f"dpkg: error: {server.url(ZIP)}: the download did not finish within 1 s (--timeout; ")
+        assert 0.9 < elapsed < 4
+    else:
+        assert f"{server.url(ZIP)}: " in line and "below the minimum of 1000 bytes/s (--min-rate;" in line
+        assert elapsed < 3
+    assert "bytes kept: run the same command again to resume" in line
+    assert_unchanged(earlier, before)

@@ -31,8 +31,11 @@ def build(
     force: bool = typer.Option(False, "--force", help="Build even when the package does not validate."),
     no_gx: bool = typer.Option(False, "--no-gx", help="Validate with the frictionless and file checks only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    previous: str = typer.Option(None, "--previous", metavar="OLD",
+                                 help="Previous release (package, zip, release folder or URL): write CHANGES.md, the diff against it."),
 ) -> None:
-    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
+    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS
+    (and CHANGES.md with --previous).
 
     Refuses an invalid package (prints the validation report, exit 1) unless --force.
     """
@@ -41,7 +44,7 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, gx=not no_gx, step=step)
+            result = run_build(path, out, force=force, gx=not no_gx, step=step, previous=previous)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "cli.build_cmd",
     "cli.query_cmd",
     "cli.expectations_cmd",
+    "cli.diff_cmd",
 ]
 
 DEBIAN_OPTIONS = {

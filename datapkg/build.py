@@ -63,8 +63,11 @@ def _check_out(out: Path, root: Path) -> None:
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
-          step: Step | None = None) -> BuildResult:
+          step: Step | None = None, previous: str | Path | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
+
+    ``previous`` (a package, zip, release folder or URL of the previous release) adds
+    ``CHANGES.md``: the Markdown of ``dpkg diff previous path``.
 
     Raises :class:`InvalidPackage` (exit 1) when the package does not validate and ``force``
     is false; :class:`UsageError` for unusable input or output.
@@ -81,16 +84,27 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
     with open_package(path) as source:
         out = Path(out)
         _check_out(out, source.root)
+        changes = None
+        if previous is not None:
+            from datapkg.diff import diff_sources
+            from datapkg.diff_render import to_markdown
+            from datapkg.version_source import open_version
+
+            step("comparing with the previous release")
+            with open_version(str(previous), allow_remote=True) as old:
+                changes = to_markdown(diff_sources(old, source, old_label=str(previous),
+                                                   new_label=str(source.descriptor.get("version") or path)))
         with replace_dir(out) as tmp:
-            result = build_into(tmp, source.root, source.descriptor_name, source.descriptor, step=step)
+            result = build_into(tmp, source.root, source.descriptor_name, source.descriptor, step=step,
+                                changes=changes)
         result.out = out
         result.report = report
         return result
 
 
 def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-               step: Step | None = None) -> BuildResult:
-    """Write every artefact of the release into the empty ``folder``."""
+               step: Step | None = None, changes: str | None = None) -> BuildResult:
+    """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text)."""
     import duckdb
 
     from datapkg.dictionary import collect, to_html, to_markdown
@@ -128,6 +142,8 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     model = collect(db_path, descriptor, schemas, info, paths)
     write_text(folder / "dictionary.md", to_markdown(model))
     write_text(folder / "dictionary.html", to_html(model))
+    if changes is not None:
+        write_text(folder / "CHANGES.md", changes)
     step("writing SHA256SUMS")
     sums = write_sums(folder)
     artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]

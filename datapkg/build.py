@@ -144,9 +144,17 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     write_text(folder / "dictionary.html", to_html(model))
     if changes is not None:
         write_text(folder / "CHANGES.md", changes)
+    warnings = list(info.warnings)
+    step("writing the evidence reader")
+    from datapkg.evidence_html import write_evidence
+
+    evidence = write_evidence(folder, root, descriptor)
+    if evidence is not None and evidence.unplaced:
+        warnings.append(f"evidence: {len(evidence.unplaced)} citation(s) not found in their article "
+                        "(listed in evidence/index.html)")
     step("writing SHA256SUMS")
     sums = write_sums(folder)
     artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
     finish_folder(folder, descriptor)
     return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
-                       views=[v.name for v in info.views], warnings=list(info.warnings))
+                       views=[v.name for v in info.views], warnings=warnings)

@@ -18,6 +18,7 @@ from datapkg.errors import DataError, UsageError
 from datapkg.package_source import open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.report import Report
+from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -117,7 +118,7 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     info = write_database(db_path, root, descriptor_name, descriptor, step=step)  # byte-reproducible
     step("writing Parquet")
     (folder / "parquet").mkdir()
-    con = duckdb.connect(str(db_path), read_only=True, config={"threads": 1})
+    con = lock_down(duckdb.connect(str(db_path), read_only=True, config={"threads": 1}), directories=[folder / "parquet"])
     try:
         for name in sorted(info.tables):
             if "/" in name or "\\" in name or name.startswith(".") or "\0" in name:

@@ -20,6 +20,7 @@ from typing import Any
 from datapkg.checks.files import sha256_of
 from datapkg.errors import UsageError
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
+from datapkg.sandbox import lock_down
 
 META_SCHEMA = "_dpkg"
 TEXTS = "texts"
@@ -304,6 +305,7 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
                 info.skipped[name] = str(exc)
                 info.warnings.append(f"resource '{name}' is not in the database: {exc}")
         schemas = {name: resource_schema(root, resources[name]) for name in loaded}
+        lock_down(con)  # the package's files are read: the SQL built from its strings runs sandboxed
         names = list(loaded)
         if TEXTS in names:
             texts_name = f"{TEXTS}_files"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.database import DatabaseInfo, foreign_keys, key_list, q
+from datapkg.sandbox import SANDBOX_CONFIG
 
 EXAMPLES = 3
 EXAMPLE_WIDTH = 60
@@ -51,7 +52,7 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
 
     from datapkg.loader import duckdb_type
 
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = duckdb.connect(str(db_path), read_only=True, config=SANDBOX_CONFIG)
     try:
         incoming: dict[str, list[str]] = {}
         for name, schema in schemas.items():

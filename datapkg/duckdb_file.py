@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.atomic import replace_file
+from datapkg.sandbox import SANDBOX_CONFIG
 
 HEADER_SIZE = 4096                 # Storage::FILE_HEADER_SIZE: main header, then database headers 1 and 2
 HEADERS = (0, HEADER_SIZE, 2 * HEADER_SIZE)
@@ -159,7 +160,7 @@ def _verify(path: Path) -> None:
     """Open ``path`` with DuckDB (which checks every header checksum) and read its catalog."""
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config=SANDBOX_CONFIG)
     try:
         con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
     finally:

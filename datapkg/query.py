@@ -24,13 +24,14 @@ from typing import Any, TextIO
 
 from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
+from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
 #: Statement types a read-only query may run (SHOW/DESCRIBE/SUMMARIZE parse as SELECT).
 ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
 CACHE_DIR = ".dpkg-cache"
 BATCH = 10_000
-READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+READ_ONLY_CONFIG = SANDBOX_CONFIG
 
 
 @dataclass

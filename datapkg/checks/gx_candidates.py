@@ -18,6 +18,7 @@ from typing import Any
 from datapkg.expectations import TEXT_SUFFIX
 from datapkg.loader import (ROW, LoadedTable, blank_lines_table, extra_cells_table, failure_condition, quote_ident,
                             quote_literal, typed_expression)
+from datapkg.sandbox import single_select
 
 #: Joins the names of the fields a short row lacks in the ``row:missing-cell`` column.
 FIELD_SEPARATOR = "\x1f"
@@ -241,7 +242,8 @@ def prepare(con: Any, suite: dict[str, Any], table: LoadedTable, rules: dict[tup
     names, sql_columns = _derived_columns(suite, table)
     view = create_view(con, table, names, rules)
     if sql_columns:
-        extra = ", ".join(f"({sql}) AS {quote_ident(col)}" for col, sql in sql_columns.items())
+        extra = ", ".join(f"({single_select(con, sql, f'column {col!r}')}) AS {quote_ident(col)}"
+                          for col, sql in sql_columns.items())
         wide = quote_ident(f"gx+:{table.name}:{suite.get('name')}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {wide} AS SELECT t.*, {extra} FROM {view} t")
         view = wide

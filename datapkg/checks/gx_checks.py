@@ -40,6 +40,7 @@ from datapkg.loader import (ROW, LoadedTable, LoadError, UnsupportedResource, is
                             package_resources, quote_ident, quote_literal, resource_schema)
 from datapkg.package_source import resource_paths
 from datapkg.report import Finding
+from datapkg.sandbox import REFUSED, is_refusal, lock_down
 
 DEFAULT_MAX_ROWS = 100_000
 #: DuckDB's memory cap for the checks (it spills to a temporary folder beyond it), and the larger
@@ -389,6 +390,7 @@ def _prepare_with(root: Path, descriptor: dict[str, Any], wanted: set[str], data
         tables = _load(con, root, descriptor, (wanted & named) | _referenced(suites, wanted), findings)
         rules = rule_sql(queries)
         con.execute(f"ATTACH {quote_literal(frames_path)} AS {FRAMES}")
+        lock_down(con)  # the package's tables are in: from here on its SQL runs sandboxed
         for number, suite in enumerate(suites):
             table = tables.get((suite.get("meta") or {}).get("resource"))
             if table is None or not suite.get("expectations"):
@@ -397,9 +399,10 @@ def _prepare_with(root: Path, descriptor: dict[str, Any], wanted: set[str], data
                 prepared.append(prepare(con, suite, table, rules, max_rows, frames_path, number))
             except duckdb.OutOfMemoryException:
                 raise
-            except duckdb.Error as exc:
+            except (duckdb.Error, UsageError) as exc:
+                reason = f"{REFUSED} ({str(exc).splitlines()[0]})" if is_refusal(exc) else str(exc).splitlines()[0]
                 findings.append(Finding(check="gx-suite-error", resource=table.name, file=table.file,
-                                        message=f"suite {suite.get('name')!r} cannot run: {str(exc).splitlines()[0]}"))
+                                        message=f"suite {suite.get('name')!r} cannot run: {reason}"))
         con.execute(f"DETACH {FRAMES}")
     finally:
         con.close()

@@ -6,8 +6,9 @@ collects, with THE loader:
 - each article (a row of the articles resource) with its full text, read as UTF-8 from the file
   its ``path`` names (the bytes decoded, no newline translation, so offsets count code points of
   the file as it is);
-- each citation placed in its article by its ``quote_start``/``quote_end`` (the W3C
-  TextPositionSelector of the citation contract), checked against the quote under the one
+- each citation placed in its article by its offsets (the fields its ``quote`` declares with
+  ``textPosition``, else ``quote_start``/``quote_end``: the W3C TextPositionSelector of the
+  citation contract), checked against the quote under the one
   whitespace rule; a citation without usable offsets is placed by finding its quote in the text
   (as a TextQuoteSelector would), and one that cannot be placed is listed as such;
 - each fact (a row of a curated resource) with its English rendering and its citations;
@@ -197,11 +198,16 @@ def collect(root: Path, descriptor: dict[str, Any]) -> Evidence | None:
         corrections = _corrections(con, tables, loaded)
     finally:
         con.close()
-    return _assemble(descriptor, articles, records, cite_rows, corrections, model.citations.key or "citation_id")
+    from datapkg.checks.quote_anchors import text_position_fields
+
+    position = text_position_fields(model.citations) or ("quote_start", "quote_end")
+    return _assemble(descriptor, articles, records, cite_rows, corrections, model.citations.key or "citation_id",
+                     position)
 
 
 def _assemble(descriptor: dict[str, Any], articles: dict[str, Article], records: dict[str, list[Record]],
-              cite_rows: list[dict[str, Any]], corrections: list[dict[str, Any]], key: str) -> Evidence:
+              cite_rows: list[dict[str, Any]], corrections: list[dict[str, Any]], key: str,
+              position: tuple[str, str]) -> Evidence:
     by_record = {(r.resource, r.record_id): r for rs in records.values() for r in rs}
     taken: set[str] = set()
     evidence = Evidence(str(descriptor.get("title") or descriptor.get("name") or "package"),
@@ -209,7 +215,7 @@ def _assemble(descriptor: dict[str, Any], articles: dict[str, Article], records:
     cites: dict[str, Cite] = {}
     for n, row in enumerate(cite_rows):
         cid = str(row.get(key) if row.get(key) is not None else f"citation-{n + 1}")
-        start, end = row.get("quote_start"), row.get("quote_end")
+        start, end = row.get(position[0]), row.get(position[1])
         cite = Cite(cid, str(row.get("resource")), str(row.get("record_id")), str(row.get("article_id")),
                     str(row.get("quote") or ""), _text(row.get("quote_en")),
                     start if isinstance(start, int) else None, end if isinstance(end, int) else None,

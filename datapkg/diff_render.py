@@ -97,7 +97,7 @@ def _text_resource(res: ResourceDiff) -> list[str]:
     for name in res.fields_removed:
         lines.append(f"  {_mark('removed')} field {printable(name)}")
     for change in res.fields_retyped:
-        lines.append(f"  {_mark('changed')} field {printable(change.field)}: type {change.old} → {change.new}")
+        lines.append(f"  {_mark('changed')} field {printable(change.field)}: type {printable(change.old)} → {printable(change.new)}")
     for change in res.schema_changes + res.properties:
         lines.append(f"  {_mark('changed')} {printable(change.field)}: {_value(change.old)} → {_value(change.new)}")
     rows = res.rows

@@ -52,6 +52,9 @@ def build(
         raise
     for warning in result.warnings:
         typer.echo(f"dpkg: warning: {warning}", err=True)
+    if result.kept:
+        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
+                   f"{', '.join(result.kept)}", err=True)
     if not quiet:
         rows = sum(result.tables.values())
         typer.echo(f"built {result.out}/: {len(result.tables)} tables ({rows} rows), {len(result.views)} views, "

@@ -56,10 +56,10 @@ def _show_schema(con, fmt: Format) -> None:
 
 
 def query(
-    sql: str | None = typer.Argument(None, help="SQL to run (or use -f FILE.sql)."),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file ('-' for stdin)."),
+    sql: str | None = typer.Argument(None, help="SQL to run (or use --file FILE.sql)."),
+    file: Path | None = typer.Option(None, "--file", help="Read the SQL from this file ('-' for stdin)."),
     package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
     schema: bool = typer.Option(False, "--schema", help="List tables, views, columns, types and comments instead."),
     dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
@@ -76,14 +76,14 @@ def query(
         _show_schema(_database(package, dist, quiet), format)
         return
     if sql is not None and file is not None:
-        raise UsageError("give the SQL either as an argument or with -f FILE, not both")
+        raise UsageError("give the SQL either as an argument or with --file FILE, not both")
     if file is not None:
         try:
             sql = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     if not sql or not sql.strip():
-        raise UsageError("no SQL given (pass it as an argument or with -f FILE.sql)")
+        raise UsageError("no SQL given (pass it as an argument or with --file FILE.sql)")
     from datapkg.query import run_sql, write
 
     con = _database(package, dist, quiet)
@@ -100,7 +100,7 @@ def query(
 
 def tables(
     package: str = typer.Argument(".", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
     dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
 ) -> None:

@@ -27,7 +27,8 @@ def _prefix(root: str | None) -> str:
 def validate(
     path: str = typer.Argument(".", help="Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format.", case_sensitive=False),
-    max_errors: int = typer.Option(0, "--max-errors", min=0, help="Stop listing after N findings (0: all)."),
+    max_errors: int = typer.Option(0, "--max-errors", min=0, help="List at most N findings, errors first (0: all). The verdict, exit code "
+                                    "and counts still cover every finding."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
     no_gx: bool = typer.Option(False, "--no-gx", help="Only the frictionless and file checks (a quick pre-commit)."),
     data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapkg.atomic import replace_dir, write_text
+from datapkg.atomic import write_text
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
+from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
 from datapkg.sandbox import lock_down
 
@@ -42,6 +43,7 @@ class BuildResult:
     views: list[str]
     warnings: list[str] = field(default_factory=list)
     report: Report | None = None
+    kept: list[str] = field(default_factory=list)  #: files in --out that dpkg did not write, kept
 
 
 def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
@@ -52,15 +54,11 @@ def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
 
 
 def _check_out(out: Path, root: Path) -> None:
-    """Refuse an output folder that is the package itself, holds it, or is not a previous release."""
+    """Refuse an output folder that is the package itself, holds it, or was not written by dpkg build."""
     target, package = out.resolve(), root.resolve()
     if target == package or package.is_relative_to(target):
         raise UsageError(f"--out {out} would replace the package itself; choose another folder (default: dist/)")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / SUMS).is_file():
-        raise UsageError(f"--out {out} is not empty and holds no {SUMS} (not a dpkg release); "
-                         "refusing to replace it — choose an empty or new folder")
+    check_owned(out, BUILD, "--out")
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
@@ -95,10 +93,11 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
             with open_version(str(previous), allow_remote=True) as old:
                 changes = to_markdown(diff_sources(old, source, old_label=str(previous),
                                                    new_label=str(source.descriptor.get("version") or path)))
-        with replace_dir(out) as tmp:
-            result = build_into(tmp, source.root, source.descriptor_name, source.descriptor, step=step,
+        with replace_owned_dir(out, BUILD, "--out") as replacement:
+            result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
                                 changes=changes)
         result.out = out
+        result.kept = replacement.kept
         result.report = report
         return result
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
+from datapkg.locate import locate
 from datapkg.package_source import PackageSource, open_package, resource_paths
 from datapkg.report import Finding, Report
 
@@ -46,14 +47,13 @@ def large_tables(source: PackageSource, covered: set[str], threshold: int) -> se
     return names
 
 
-def structure_checks(source: PackageSource, max_errors: int | None,
-                     header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
+def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
     """frictionless' checks and the file checks; ``header_only`` names the tables whose rows it skips.
 
     Also returns whether frictionless accepted the descriptor (no package-level error), without
     which the content checks cannot run.
     """
-    findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=header_only)
+    findings, stats = run_frictionless_checks(source, header_only=header_only)
     accepted = not any(f.resource is None and f.severity == "error" for f in findings)
     return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
@@ -78,6 +78,10 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
     """
     started = time.perf_counter()
     report = Report()
+    if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
+        from datapkg.owned_dir import DATA_DOCS, check_owned
+
+        check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
         large: set[str] = set()
         if gx:
@@ -87,16 +91,18 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
             large = large_tables(source, gx_resources(source.root, source.descriptor), large_table_bytes)
             # in a process of its own: frictionless' memory is returned before DuckDB and GX start
             findings, stats, accepted = isolated.call(structure_checks, dataclasses.replace(source, _tmpdir=None),
-                                                      max_errors, large)
+                                                      large)
         else:
-            findings, stats, accepted = structure_checks(source, max_errors, set())
+            findings, stats, accepted = structure_checks(source, set())
         report.extend(findings)
         if accepted:
             report.extend(_content_checks(source, gx, large, data_docs))
+        report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
                             root=None if source._tmpdir else str(source.root),
                             checked_by_gx=sorted(large), great_expectations=gx)
+    report.count_by_resource()
     report.sort()
     report.limit(max_errors)
     report.stats["seconds"] = round(time.perf_counter() - started, 3)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg import build as build_module
 from datapkg.build import InvalidPackage, build
 from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier
@@ -47,11 +47,12 @@ def release(package: Path, tmp_path: Path) -> Path:
 
 def test_layout_and_sha256sums(release: Path) -> None:
     names = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
-    assert names == ["SHA256SUMS", "dictionary.html", "dictionary.md", "parquet/cites.parquet", "parquet/docs.parquet",
+    assert names == [".dpkg-manifest.json", "SHA256SUMS", "dictionary.html", "dictionary.md", "parquet/cites.parquet", "parquet/docs.parquet",
                      "parquet/events.parquet", "parquet/people.parquet", ZIP, DB]
     lines = (release / "SHA256SUMS").read_text().splitlines()
     listed = [line.split("  ", 1)[1] for line in lines]
-    assert listed == sorted(listed) and "SHA256SUMS" not in listed and set(listed) == set(names) - {"SHA256SUMS"}
+    assert listed == sorted(listed) and "SHA256SUMS" not in listed
+    assert set(listed) == set(names) - {"SHA256SUMS", ".dpkg-manifest.json"}
     for line in lines:
         digest, rel = line.split("  ", 1)
         assert digest == hashlib.sha256((release / rel).read_bytes()).hexdigest()
@@ -187,7 +188,7 @@ def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     second = tmp_path / "other" / "two"
     build(Path("deeper"), second)
     one, two = release_files(first), release_files(second)
-    assert sorted(one) == sorted(two) and len(one) == 9 and DB in one
+    assert sorted(one) == sorted(two) and len(one) == 10 and DB in one and ".dpkg-manifest.json" in one
     for rel in [DB, *one]:
         assert one[rel] == two[rel], rel
     sums = (first / "SHA256SUMS").read_text().splitlines()
@@ -308,7 +309,7 @@ def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     result = runner.invoke(app, ["build", str(package), "--out", str(other), "--no-gx"])
-    assert result.exit_code == 2 and "not a dpkg release" in result.stderr
+    assert result.exit_code == 2 and "was not written by dpkg build" in result.stderr
     assert (other / "keep.txt").read_text() == "mine"
     result = runner.invoke(app, ["build", str(package), "--out", str(package), "--no-gx"])
     assert result.exit_code == 2 and "would replace the package itself" in result.stderr

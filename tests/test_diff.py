@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.diff import diff_packages
 from datapkg.diff_render import md, to_markdown, to_text
 from tests.curatedpkg import CITATIONS, EVENTS, PEOPLE, curated_package

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.build import build
 from datapkg.query import open_database
 from tests.buildpkg import PEOPLE_CSV, cited_package
@@ -141,15 +141,15 @@ def test_sql_errors_in_one_line(package: Path) -> None:
 def test_sql_from_file_and_stdin(package: Path, tmp_path: Path) -> None:
     sql_file = tmp_path / "q.sql"
     sql_file.write_text("-- two statements: the last one's rows are printed\nSELECT 1;\nSELECT name FROM people WHERE age > 50;\n")
-    result = run("query", "-p", str(package), "-f", str(sql_file), "-F", "csv")
+    result = run("query", "-p", str(package), "--file", str(sql_file), "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "name\nVladimir Putin\n"
     piped = run("query", "-p", str(package), "--file", "-", "-F", "csv", input="SELECT 2 AS two")
     assert piped.stdout == "two\n2\n"
-    both = run("query", "-p", str(package), "SELECT 1", "-f", str(sql_file))
+    both = run("query", "-p", str(package), "SELECT 1", "--file", str(sql_file))
     assert both.exit_code == 2 and "not both" in both.stderr
     none = run("query", "-p", str(package))
     assert none.exit_code == 2 and "no SQL given" in none.stderr
-    gone = run("query", "-p", str(package), "-f", str(tmp_path / "missing.sql"))
+    gone = run("query", "-p", str(package), "--file", str(tmp_path / "missing.sql"))
     assert gone.exit_code == 2 and gone.stderr.startswith("dpkg: error: cannot read")
     comment_only = run("query", "-p", str(package), "-- nothing")
     assert comment_only.exit_code == 2 and len(comment_only.stderr.splitlines()) == 1
@@ -187,7 +187,7 @@ def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
 
 def test_fast_path_imports_no_frictionless_or_gx(package: Path) -> None:
     run("query", "-p", str(package), "SELECT 1")  # build the cache first
-    code = ("import sys; from cli.main import app\n"
+    code = ("import sys; from datapkg.cli.main import app\n"
             "try:\n    app(['query', '-p', sys.argv[1], 'SELECT count(*) FROM people', '-F', 'csv'])\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "heavy = [m for m in ('frictionless', 'great_expectations', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"

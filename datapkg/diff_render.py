@@ -63,6 +63,32 @@ def _value(value: Any, width: int | None = VALUE_WIDTH) -> str:
     return '"' + printable(text) + '"'
 
 
+def _context(text: str, keep: str, words: int = 6) -> str:
+    """``text`` shortened to ``words`` words at its end (``keep="end"``), start, or both ends."""
+    parts = re.findall(r"\s*\S+\s*", text)
+    if len(parts) <= 2 * words:
+        return text
+    if keep == "end":
+        return "…" + "".join(parts[-words:])
+    if keep == "start":
+        return "".join(parts[:words]) + "…"
+    return "".join(parts[:words]) + "…" + "".join(parts[-words:])
+
+
+def _change(old: Any, new: Any) -> str:
+    """``"old" → "new"``; two long texts as one word diff (``[-removed-]{+added+}``) with some context."""
+    if not (isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 80):
+        return f"{_value(old)} → {_value(new)}"
+    runs = word_diff(old, new)
+    out = []
+    for i, (op, text) in enumerate(runs):
+        if op == "=":
+            out.append(_context(text, "end" if i == 0 else "start" if i == len(runs) - 1 else "both"))
+        else:
+            out.append(f"[-{text}-]" if op == "-" else f"{{+{text}+}}")
+    return _value("".join(out), None)
+
+
 def _mark(status: str) -> str:
     mark = MARKS.get(status, "?")
     return typer.style(mark, fg=COLOURS[status]) if status in COLOURS else mark
@@ -99,7 +125,7 @@ def _text_resource(res: ResourceDiff) -> list[str]:
     for change in res.fields_retyped:
         lines.append(f"  {_mark('changed')} field {printable(change.field)}: type {printable(change.old)} → {printable(change.new)}")
     for change in res.schema_changes + res.properties:
-        lines.append(f"  {_mark('changed')} {printable(change.field)}: {_value(change.old)} → {_value(change.new)}")
+        lines.append(f"  {_mark('changed')} {printable(change.field)}: {_change(change.old, change.new)}")
     rows = res.rows
     if rows is None:
         return lines
@@ -110,7 +136,7 @@ def _text_resource(res: ResourceDiff) -> list[str]:
     for change in rows.changed:
         lines.append(f"  {_mark('changed')} {_key_text(change.key, rows.key)}")
         for fc in change.changes:
-            lines.append(f"      {printable(fc.field)}: {_value(fc.old)} → {_value(fc.new)}")
+            lines.append(f"      {printable(fc.field)}: {_change(fc.old, fc.new)}")
     if rows.truncated:
         lines.append("  … list cut (--max-rows); the counts above are complete")
     return lines
@@ -128,7 +154,7 @@ def _text_facts(diff: PackageDiff) -> list[str]:
         if fact.flag:
             lines.append("      " + typer.style(f"! {fact.flag}", fg="red", bold=True))
         for fc in fact.changes:
-            lines.append(f"      {printable(fc.field)}: {_value(fc.old)} → {_value(fc.new)}")
+            lines.append(f"      {printable(fc.field)}: {_change(fc.old, fc.new)}")
         for cite in fact.citations:
             where = f"{printable(cite.citation_id)} {printable(cite.article_id)}"
             if cite.status == "changed" and cite.old_quote is not None:
@@ -154,7 +180,7 @@ def to_text(diff: PackageDiff) -> str:
     if diff.metadata:
         lines.append(typer.style("package metadata", bold=True))
         for change in diff.metadata:
-            lines.append(f"  {_mark('changed')} {printable(change.field)}: {_value(change.old)} → {_value(change.new)}")
+            lines.append(f"  {_mark('changed')} {printable(change.field)}: {_change(change.old, change.new)}")
     for res in diff.resources:
         if res.differs:
             lines.extend(_text_resource(res))

@@ -110,38 +110,55 @@ def _select_text(alias: str, columns: list[str]) -> str:
     return ", ".join(f"{_text(alias, c)} AS {quote_ident(c)}" for c in columns)
 
 
+def _struct(alias: str, columns: list[str]) -> str:
+    """A STRUCT of ``columns`` of ``alias`` as text (one value a Python dict)."""
+    return "{" + ", ".join(f"{quote_literal(c)}: {_text(alias, c)}" for c in columns) + "}"
+
+
 def _keyed(con: Any, name: str, key: list[str], limit: int | None) -> RowDiff:
+    """One FULL JOIN on the key keeps only the rows that differ (added, removed, changed), with
+    what is shown of each; counts and the listed rows come from that small table."""
     types_old, types_new = _column_types(con, "old", name), _column_types(con, "new", name)
     common = [c for c in types_new if c in types_old and c not in key]
     on = _join_condition(key, types_old, types_new)
-    order = ", ".join(f"{i + 1}" for i in range(len(key)))
-    cut = f" LIMIT {int(limit)}" if limit else ""
-    old_t, new_t = table_ref("old", name), table_ref("new", name)
-    diff = RowDiff(key=key)
-    only_new = f"FROM {new_t} n WHERE NOT EXISTS (SELECT 1 FROM {old_t} o WHERE {on})"
-    only_old = f"FROM {old_t} o WHERE NOT EXISTS (SELECT 1 FROM {new_t} n WHERE {on})"
-    diff.added_count = con.execute(f"SELECT count(*) {only_new}").fetchone()[0]
-    diff.removed_count = con.execute(f"SELECT count(*) {only_old}").fetchone()[0]
-    diff.added = _rows(con, f"SELECT {_select_text('n', list(types_new))} {only_new} ORDER BY {order}{cut}")
-    diff.removed = _rows(con, f"SELECT {_select_text('o', list(types_old))} {only_old} ORDER BY {order}{cut}")
-    if not common:
-        return diff
 
     def differs(c: str) -> str:
         if types_old[c] == types_new[c]:
             return f"o.{quote_ident(c)} IS DISTINCT FROM n.{quote_ident(c)}"
         return f"{_text('o', c)} IS DISTINCT FROM {_text('n', c)}"
 
-    where = " OR ".join(f"({differs(c)})" for c in common)
+    changed = " OR ".join(f"({differs(c)})" for c in common) or "FALSE"
     structs = ", ".join(f"{{'f': {quote_literal(c)}, 'o': {_text('o', c)}, 'n': {_text('n', c)}, 'd': {differs(c)}}}"
                         for c in common)
-    joined = f"FROM {old_t} o JOIN {new_t} n ON {on} WHERE {where}"
-    diff.changed_count = con.execute(f"SELECT count(*) {joined}").fetchone()[0]
-    sql = (f"SELECT {_select_text('n', key)}, list_filter([{structs}], lambda x: x.d) AS __changes "
-           f"{joined} ORDER BY {order}{cut}")
-    for row in _rows(con, sql):
-        changes = [FieldChange(c["f"], c["o"], c["n"]) for c in row.pop("__changes")]
-        diff.changed.append(RowChange(key=row, changes=changes))
+    changes = f"list_filter([{structs}], lambda x: x.d)" if common else "NULL"
+    keys = ", ".join(f"coalesce({_text('n', k)}, {_text('o', k)}) AS {quote_ident(k)}" for k in key)
+    present_old, present_new = f"o.{ROW} IS NOT NULL", f"n.{ROW} IS NOT NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE __dpkg_diff AS
+        SELECT CASE WHEN NOT ({present_old}) THEN 'added' WHEN NOT ({present_new}) THEN 'removed' ELSE 'changed' END
+                 AS __status, {keys},
+               CASE WHEN NOT ({present_old}) THEN {_struct('n', list(types_new))} END AS __added,
+               CASE WHEN NOT ({present_new}) THEN {_struct('o', list(types_old))} END AS __removed,
+               CASE WHEN {present_old} AND {present_new} THEN {changes} END AS __changes
+        FROM {table_ref('old', name)} o FULL JOIN {table_ref('new', name)} n ON {on}
+        WHERE NOT ({present_old}) OR NOT ({present_new}) OR ({changed})""")
+    try:
+        counts = dict(con.execute("SELECT __status, count(*) FROM __dpkg_diff GROUP BY 1").fetchall())
+        diff = RowDiff(key=key, added_count=counts.get("added", 0), removed_count=counts.get("removed", 0),
+                       changed_count=counts.get("changed", 0))
+        order = ", ".join(quote_ident(k) for k in key)
+        cut = f" LIMIT {int(limit)}" if limit else ""
+
+        def listed(status: str, columns: str) -> list[tuple]:
+            return con.execute(f"SELECT {columns} FROM __dpkg_diff WHERE __status = '{status}' "
+                               f"ORDER BY {order}{cut}").fetchall()
+
+        diff.added = [r[0] for r in listed("added", "__added")]
+        diff.removed = [r[0] for r in listed("removed", "__removed")]
+        key_struct = "{" + ", ".join(f"{quote_literal(k)}: {quote_ident(k)}" for k in key) + "}"
+        for row_key, row_changes in listed("changed", f"{key_struct}, __changes"):
+            diff.changed.append(RowChange(key=row_key, changes=[FieldChange(c["f"], c["o"], c["n"]) for c in row_changes]))
+    finally:
+        con.execute("DROP TABLE IF EXISTS __dpkg_diff")
     return diff
 
 

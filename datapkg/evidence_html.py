@@ -200,7 +200,9 @@ def index_page(evidence: Evidence) -> str:
     pages = {a.key: a.page for a in evidence.articles}
     rows = "".join(f'<li><a href="{h(a.page)}">{h(a.headline or a.key)}</a> <span class="muted">{h(a.key)} · '
                    f"{len(a.cites)} cited passages</span></li>" for a in evidence.articles)
-    sections = [f'<section id="articles"><h2>Articles ({len(evidence.articles)})</h2><ul>{rows}</ul></section>']
+    toc = " · ".join(f'<a href="#table-{h(name)}">{h(name)} ({len(records)})</a>' for name, records in evidence.records.items())
+    sections = [f'<section id="articles"><h2>Articles ({len(evidence.articles)})</h2><ul>{rows}</ul>'
+                f"<p>Facts by table: {toc}</p></section>"]
     for resource, records in evidence.records.items():
         items = "".join(_record_item(r, pages) for r in records)
         sections.append(f'<section id="table-{h(resource)}"><h2>{h(resource)} ({len(records)} facts)</h2><ul>{items}</ul></section>')

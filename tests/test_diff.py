@@ -257,3 +257,12 @@ def test_workflow_posts_the_markdown_diff(repo_root: Path) -> None:
         assert option in line and option in help_text
     assert "markdown" in line and "GITHUB_STEP_SUMMARY" in next(r for r in steps if "dpkg diff" in r)
     assert any("gh pr comment" in r for r in steps)
+
+
+def test_long_text_change_shown_as_word_diff(tmp_path: Path) -> None:
+    long_old = "The two leaders met in the far east of Russia at the cosmodrome and talked for several hours about rockets"
+    long_new = long_old.replace("several hours", "five hours")
+    old = _plain(tmp_path / "old", f'1,"{long_old}",10\n')
+    new = _plain(tmp_path / "new", f'1,"{long_new}",10\n')
+    text = to_text(diff_packages(old, new))
+    assert 'name: "…at the cosmodrome and talked for [-several-]{+five+} hours about rockets"' in text

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
-
-@contextlib.contextmanager
-def progress_steps(label: str) -> Iterator:
-    """A ``step(message)`` callback: a rich spinner with the current step on a terminal, silent otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda _msg: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[label]}[/] {task.description}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("starting", label=label, total=None)
-        yield lambda msg: progress.update(task, description=msg)
+from datapkg.cli.terminal import echo, progress_steps
 
 
 def build(
@@ -45,7 +29,7 @@ def build(
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 
-        typer.echo(get_renderer("text")(exc.report), err=True)
+        echo(get_renderer("text")(exc.report), err=True)
         raise
     for warning in result.warnings:
         typer.echo(f"dpkg: warning: {warning}", err=True)

@@ -11,18 +11,16 @@ of every input file (so ``dpkg query`` knows whether a database is up to date).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapkg.checks.files import sha256_of
 from datapkg.errors import UsageError
-from datapkg.package_source import check_relative_path, is_remote, resource_paths
+from datapkg.db_inputs import META_SCHEMA, content_key, descriptor_digest, input_files, manifest
+from datapkg.package_source import check_relative_path, is_local, resource_paths
 from datapkg.sandbox import lock_down
 
-META_SCHEMA = "_dpkg"
 TEXTS = "texts"
 #: 16 KiB blocks (DuckDB's default: 256 KiB) keep a small package's database small and quick to
 #: open; packages with more than SMALL_PACKAGE bytes of data keep DuckDB's default.
@@ -65,12 +63,6 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-# --- inputs and their content hashes --------------------------------------------------------
-
-def _local(path: Any) -> bool:
-    return isinstance(path, str) and bool(path) and not is_remote(path)
-
-
 def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
     """Resources whose table names files: a ``path`` and a ``sha256`` field (as ``articles`` has)."""
     out = []
@@ -79,45 +71,6 @@ def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
         if {"path", "sha256"} <= names:
             out.append(name)
     return out
-
-
-def input_files(root: Path, descriptor_name: str, descriptor: dict[str, Any], row_files: list[str]) -> list[str]:
-    """Package-relative files the database is made from: descriptor, data, schemas, dialects, row files."""
-    names = {descriptor_name, *row_files}
-    for resource in descriptor.get("resources") or []:
-        if not isinstance(resource, dict):
-            continue
-        names.update(p for p in resource_paths(resource) if _local(p))
-        for key in ("schema", "dialect"):
-            if _local(resource.get(key)):
-                names.add(resource[key])
-    return sorted(n for n in names if (root / n).is_file())
-
-
-def manifest(root: Path, files: list[str]) -> dict[str, str]:
-    """``{relative path: sha256}`` of ``files``."""
-    return {rel: sha256_of(root / rel) for rel in sorted(files)}
-
-
-def content_key(entries: dict[str, str]) -> str:
-    """One hash over a manifest (what a cache is keyed by)."""
-    return hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-
-
-def is_up_to_date(con: Any, root: Path, descriptor_name: str) -> bool:
-    """True when the database of ``con`` was made from exactly the files now at ``root``."""
-    try:
-        rows = con.execute(f"SELECT path, sha256 FROM {META_SCHEMA}.inputs").fetchall()
-    except Exception:  # noqa: BLE001 - not a dpkg database, or an older layout
-        return False
-    recorded = dict(rows)
-    if descriptor_name not in recorded:
-        return False
-    for rel, digest in recorded.items():
-        path = root / rel
-        if not path.is_file() or sha256_of(path) != digest:
-            return False
-    return True
 
 
 # --- schema to DDL ---------------------------------------------------------------------------
@@ -291,7 +244,7 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
     con = duckdb.connect(config={"threads": 1})
     try:
         size = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
-                   for p in resource_paths(r) if _local(p) and (root / p).is_file())
+                   for p in resource_paths(r) if is_local(p) and (root / p).is_file())
         options = f" (BLOCK_SIZE {SMALL_BLOCK_SIZE})" if size < SMALL_PACKAGE else ""
         con.execute(f"ATTACH {lit(str(target))} AS out{options}")
         loaded: dict[str, Any] = {}
@@ -342,13 +295,14 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
         _create_views(con, schemas, info)
         step("recording inputs")
         files = input_files(root, descriptor_name, descriptor, info.text_files)
-        entries = manifest(root, files)
+        entries = manifest(root, [f for f in files if f != descriptor_name])  # the descriptor: by its digest
         con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
         con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
         con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
         con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
-                        [("content_key", content_key(entries)), ("package", str(descriptor.get("name") or "")),
+                        [("content_key", content_key(entries, descriptor)), ("descriptor", descriptor_digest(descriptor)),
+                         ("package", str(descriptor.get("name") or "")),
                          ("version", str(descriptor.get("version") or ""))])
         con.execute("CHECKPOINT out")
         con.execute("DETACH out")

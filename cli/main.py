@@ -131,7 +131,7 @@ app = typer.Typer(
     help="dpkg: validate, query, build and download Frictionless data packages.\n\n"
     "Not Debian's package manager (that one is /usr/bin/dpkg).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # typer's --install-completion / --show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: no rich import at start-up (keeps --help under 0.3 s)
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -79,7 +79,10 @@ def hand_to_debian(args: list[str]) -> None:
 
 
 def _error(message: str) -> None:
-    typer.echo(f"dpkg: error: {message}", err=True)
+    """The one-line error; package strings in it (paths, names, values) shown safely."""
+    from datapkg.safe_text import visible
+
+    typer.echo(f"dpkg: error: {visible(message)}", err=True)
 
 
 class DpkgGroup(TyperGroup):

@@ -91,7 +91,7 @@ def query(
     try:
         result = run_sql(con, sql)
         try:
-            write(result, format.value, sys.stdout)
+            write(result, format.value, sys.stdout, terminal=sys.stdout.isatty())
             sys.stdout.flush()
         except BrokenPipeError:  # e.g. | head: the reader has gone, which is not an error
             _silence_stdout()

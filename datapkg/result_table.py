@@ -16,13 +16,14 @@ MAX_SHOWN = 100
 MAX_CELL = 240
 NUMERIC = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
            "USMALLINT", "UTINYINT", "UHUGEINT", "DECIMAL", "REAL")
-#: C0 and C1 control characters (and DEL) become U+FFFD: package text never drives the terminal.
-_CONTROLS = {c: "\ufffd" for c in [*range(0x00, 0x20), *range(0x7f, 0xa0)]} | {0x0A: " ", 0x0D: " ", 0x09: " "}
 
 
 def cell_text(text: str) -> str:
-    """``text`` safe for a terminal cell: one line, no control characters, at most MAX_CELL characters."""
-    text = text.translate(_CONTROLS)
+    """``text`` safe for a terminal cell: one line, control and bidi characters shown as escapes
+    (:func:`datapkg.safe_text.visible`), at most MAX_CELL characters."""
+    from datapkg.safe_text import visible
+
+    text = visible(text)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 

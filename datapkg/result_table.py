@@ -18,12 +18,16 @@ NUMERIC = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYI
            "USMALLINT", "UTINYINT", "UHUGEINT", "DECIMAL", "REAL")
 
 
-def cell_text(text: str) -> str:
-    """``text`` safe for a terminal cell: one line, control and bidi characters shown as escapes
-    (:func:`datapkg.safe_text.visible`), at most MAX_CELL characters."""
+def terminal_safe(text: str) -> str:
+    """``text`` on one line, control and bidi characters shown as escapes: :func:`datapkg.safe_text.visible`."""
     from datapkg.safe_text import visible
 
-    text = visible(text)
+    return visible(text)
+
+
+def cell_text(text: str) -> str:
+    """``text`` safe for a terminal cell: :func:`terminal_safe`, at most MAX_CELL characters."""
+    text = terminal_safe(text)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 

@@ -15,6 +15,9 @@ def build(
     force: bool = typer.Option(False, "--force", help="Build even when the package does not validate."),
     no_gx: bool = typer.Option(False, "--no-gx", help="Validate with the frictionless and file checks only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    memory_limit: str = typer.Option("1GB", "--memory-limit", metavar="SIZE",
+                                     help="DuckDB's memory cap while writing (e.g. 512MB, 4GB); beyond it, "
+                                          "DuckDB spills to TMPDIR."),
 ) -> None:
     """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
 
@@ -25,7 +28,7 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, gx=not no_gx, step=step)
+            result = run_build(path, out, force=force, gx=not no_gx, step=step, memory_limit=memory_limit)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 

@@ -313,7 +313,8 @@ def _text(value: Any) -> str:
 def write(result: Result, fmt: str, out: TextIO) -> None:
     """Write ``result`` to ``out`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``.
 
-    CSV, JSON and JSON Lines stream batch by batch; the two tables need every row for their widths.
+    CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
+    :mod:`datapkg.result_table` (rich), which shows the first rows and counts the rest.
     """
     import duckdb
 
@@ -347,25 +348,17 @@ def _write(result: Result, fmt: str, out: TextIO) -> None:
         for batch in result.batches():
             writer.writerows([_text(v) for v in row] for row in batch)
         return
-    cells = [[_text(v).replace("\r", " ").replace("\n", " ") for v in row] for row in result.rows]
     if fmt == "markdown":
         def esc(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|")
+            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
-        lines = ["| " + " | ".join(esc(c) for c in result.columns) + " |", "|" + "---|" * len(result.columns)]
-        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells]
-        out.write("\n".join(lines) + "\n")
+        out.write("| " + " | ".join(esc(c) for c in result.columns) + " |\n|" + "---|" * len(result.columns) + "\n")
+        for batch in result.batches():
+            out.writelines("| " + " | ".join(esc(_text(v)) for v in row) + " |\n" for row in batch)
         return
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
-    numeric = [t.upper() in {"BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"}
-               or t.upper().startswith("DECIMAL") for t in result.types]
+    from datapkg.result_table import write_table
 
-    def line(values: list[str]) -> str:
-        return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    rows = [line(result.columns), "-+-".join("-" * w for w in widths)] + [line(row) for row in cells]
-    rows.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-    out.write("\n".join(rows) + "\n")
+    write_table(result.columns, result.types, result.batches(), out, _text)
 
 
 def render(result: Result, fmt: str) -> str:

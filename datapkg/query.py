@@ -372,9 +372,13 @@ def render_schema(result: Result, fmt: str) -> str:
     """The schema listing: grouped text for ``table``, else the plain formats."""
     if fmt != "table":
         return render(result, fmt)
+    from datapkg.result_table import terminal_safe
+
     lines: list[str] = []
     current = None
-    for table, kind, column, type_, not_null, comment, table_comment in result.rows:
+    for row in result.rows:
+        table, kind, column, type_, not_null, comment, table_comment = (
+            terminal_safe(v) if isinstance(v, str) else v for v in row)
         if table != current:
             if current is not None:
                 lines.append("")

@@ -20,9 +20,14 @@ NUMERIC = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYI
 _CONTROLS = {c: "\ufffd" for c in [*range(0x00, 0x20), *range(0x7f, 0xa0)]} | {0x0A: " ", 0x0D: " ", 0x09: " "}
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` on one line with no control characters (each becomes U+FFFD): safe to print on a terminal."""
+    return text.translate(_CONTROLS)
+
+
 def cell_text(text: str) -> str:
-    """``text`` safe for a terminal cell: one line, no control characters, at most MAX_CELL characters."""
-    text = text.translate(_CONTROLS)
+    """``text`` safe for a terminal cell: :func:`terminal_safe`, at most MAX_CELL characters."""
+    text = terminal_safe(text)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 

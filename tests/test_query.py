@@ -264,3 +264,13 @@ def test_table_fits_the_terminal_folds_long_text_and_shows_null(package: Path, m
     assert "…" in wide and wide.count("x") < 300  # cut with an ellipsis
     many = run("query", "-p", str(package), "SELECT range AS n FROM range(250)").stdout.splitlines()
     assert many[-1] == "(250 rows; first 100 shown)" and len(many) == 103
+
+
+def test_readme_file_read_is_refused_in_dpkg_query_as_the_readme_says(package: Path) -> None:
+    build(package, package / "dist", gx=False)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "That file read works in your own DuckDB, not\nthrough `dpkg query`" in readme
+    result = run("query", "-p", str(package), f"SELECT * FROM '{package}/dist/parquet/people.parquet'")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "people" not in result.stdout
+    same = run("query", "-p", str(package / "dist"), "SELECT count(*) AS n FROM people", "-f", "csv")
+    assert same.stdout == "n\n3\n"

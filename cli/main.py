@@ -80,7 +80,10 @@ def hand_to_debian(args: list[str]) -> None:
 
 
 def _error(message: str) -> None:
-    typer.echo(f"dpkg: error: {message}", err=True)
+    """The one-line error; package strings in it (paths, names, values) shown safely."""
+    from datapkg.safe_text import visible
+
+    typer.echo(f"dpkg: error: {visible(message)}", err=True)
 
 
 class DpkgGroup(TyperGroup):
@@ -132,7 +135,7 @@ app = typer.Typer(
     help="dpkg: validate, query, build and download Frictionless data packages.\n\n"
     "Not Debian's package manager (that one is /usr/bin/dpkg).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # typer's --install-completion / --show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: no rich import at start-up (keeps --help under 0.3 s)
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -7,13 +7,15 @@ interrupted or failed build leaves the previous release as it was.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from datapkg.atomic import write_text
+from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
@@ -23,6 +25,12 @@ from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
+DEFAULT_MEMORY_LIMIT = "1GB"
+MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+#: DuckDB threads that read the CSV files and write Parquet (the same bytes with 1 or 2 threads);
+#: the database writer writes its tables with one thread (more lay the file out differently each time).
+THREADS = 2
 
 
 class InvalidPackage(DataError):
@@ -62,16 +70,20 @@ def _check_out(out: Path, root: Path) -> None:
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
-          step: Step | None = None, previous: str | Path | None = None) -> BuildResult:
+          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+          previous: str | Path | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
 
     ``previous`` (a package, zip, release folder or URL of the previous release) adds
     ``CHANGES.md``: the Markdown of ``dpkg diff previous path``.
-
+    ``memory_limit`` caps DuckDB's memory while the database and Parquet files are written
+    (DuckDB's syntax: ``"512MB"``, ``"2GB"``; ``None``: DuckDB's default, 80 % of RAM).
     Raises :class:`InvalidPackage` (exit 1) when the package does not validate and ``force``
     is false; :class:`UsageError` for unusable input or output.
     """
     step = step or (lambda _msg: None)
+    if memory_limit is not None and not MEMORY_SIZE.fullmatch(memory_limit):
+        raise UsageError(f"--memory-limit {memory_limit!r}: give a size such as 512MB or 4GB")
     report = None
     if not force:
         from datapkg.validate import validate_package
@@ -83,54 +95,113 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
     with open_package(path) as source:
         out = Path(out)
         _check_out(out, source.root)
-        changes = None
-        if previous is not None:
-            from datapkg.diff import diff_sources
-            from datapkg.diff_render import to_markdown
-            from datapkg.version_source import open_version
-
-            step("comparing with the previous release")
-            with open_version(str(previous), allow_remote=True) as old:
-                changes = to_markdown(diff_sources(old, source, old_label=str(previous),
-                                                   new_label=str(source.descriptor.get("version") or path)))
-        with replace_owned_dir(out, BUILD, "--out") as replacement:
+        check_changelog(source.root, source.descriptor.get("version"))
+        changes = _changes(previous, source, step) if previous is not None else None
+        with replace_owned_dir(out, BUILD, "--out") as replacement, _out_of_memory(memory_limit):
             result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
-                                changes=changes)
+                                memory_limit=memory_limit, changes=changes)
         result.out = out
         result.kept = replacement.kept
         result.report = report
         return result
 
 
-def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-               step: Step | None = None, changes: str | None = None) -> BuildResult:
-    """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text)."""
-    import duckdb
+def _changes(previous: str | Path, source: Any, step: Step) -> str:
+    """CHANGES.md: ``dpkg diff`` of the previous release against this package, in Markdown."""
+    from datapkg.diff import diff_sources
+    from datapkg.diff_render import to_markdown
+    from datapkg.version_source import open_version
 
-    from datapkg.dictionary import collect, to_html, to_markdown
+    step("comparing with the previous release")
+    with open_version(str(previous), allow_remote=True) as old:
+        return to_markdown(diff_sources(old, source, old_label=str(previous),
+                                        new_label=str(source.descriptor.get("version") or source.origin)))
+
+
+@contextlib.contextmanager
+def _out_of_memory(limit: str | None) -> Iterator[None]:
+    """DuckDB's out-of-memory error as a one-line usage error that names the cap."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "OutOfMemoryException":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(f"DuckDB ran out of memory under --memory-limit {limit}: {first}; "
+                         "give it more (e.g. --memory-limit 4GB) or free space in TMPDIR") from None
+
+
+def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
+               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+               changes: str | None = None) -> BuildResult:
+    """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text).
+
+    The zip (deflate, one core) is written in a thread while DuckDB writes the Parquet files and
+    the dictionary reads the database: on two cores the two overlap.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from datapkg.duckdb_file import write_database
-    from datapkg.loader import resource_schema
 
     step = step or (lambda _msg: None)
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
-    info = write_database(db_path, root, descriptor_name, descriptor, step=step)  # byte-reproducible
-    step("writing Parquet")
-    (folder / "parquet").mkdir()
-    con = lock_down(duckdb.connect(str(db_path), read_only=True, config={"threads": 1}), directories=[folder / "parquet"])
+    info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
+                          threads=THREADS)  # byte-reproducible
+    config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
+    step("writing Parquet, the release zip and the data dictionary")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpkg-zip") as pool:
+        zipped = pool.submit(zip_package, root, descriptor, named_files(root, descriptor, info.text_files),
+                             folder / zip_name)
+        _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
+        _write_dictionary(folder, db_path, root, descriptor, info, config)
+        zipped.result()
+    warnings = list(info.warnings) + _write_extras(folder, root, descriptor, changes, step)
+    step("writing SHA256SUMS")
+    sums = write_sums(folder)
+    artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
+    finish_folder(folder, descriptor)
+    return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
+                       views=[v.name for v in info.views], warnings=warnings)
+
+
+def _write_extras(folder: Path, root: Path, descriptor: dict[str, Any], changes: str | None, step: Step) -> list[str]:
+    """CHANGES.md (when given) and the evidence reader (packages with a citation model); warnings."""
+    from datapkg.evidence_html import write_evidence
+
+    if changes is not None:
+        write_text(folder / "CHANGES.md", changes)
+    step("writing the evidence reader")
+    evidence = write_evidence(folder, root, descriptor)
+    if evidence is not None and evidence.unplaced:
+        return [f"evidence: {len(evidence.unplaced)} citation(s) not found in their article "
+                "(listed in evidence/index.html)"]
+    return []
+
+
+def _write_parquet(db_path: Path, folder: Path, tables: list[str], config: dict[str, Any]) -> None:
+    """One zstd Parquet file per table of the database ``db_path``, in ``folder``."""
+    import duckdb
+
+    folder.mkdir()
+    con = lock_down(duckdb.connect(str(db_path), read_only=True, config=config), directories=[folder])
     try:
-        for name in sorted(info.tables):
+        for name in tables:
             if "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
                 raise UsageError(f"resource name {name!r} cannot be a Parquet file name (no '/', '\\' or leading '.')")
-            target = folder / "parquet" / f"{name}.parquet"
+            target = folder / f"{name}.parquet"
             con.execute(f'COPY (SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}") TO '
                         f"'{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
     finally:
         con.close()
-    step("writing the release zip")
-    files = named_files(root, descriptor, info.text_files)
-    zip_package(root, descriptor, files, folder / zip_name)
-    step("writing the data dictionary")
+
+
+def _write_dictionary(folder: Path, db_path: Path, root: Path, descriptor: dict[str, Any], info: Any,
+                      config: dict[str, Any]) -> None:
+    """dictionary.md and dictionary.html of the release."""
+    from datapkg.dictionary import collect, to_html, to_markdown
+    from datapkg.loader import resource_schema
+
     resources = [r for r in descriptor.get("resources") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)]
     schemas = {}
     for resource in resources:
@@ -139,22 +210,6 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
         except UsageError:
             schemas[resource["name"]] = {}
     paths = {r["name"]: ", ".join(resource_paths(r)) for r in resources}
-    model = collect(db_path, descriptor, schemas, info, paths)
+    model = collect(db_path, descriptor, schemas, info, paths, config)
     write_text(folder / "dictionary.md", to_markdown(model))
     write_text(folder / "dictionary.html", to_html(model))
-    if changes is not None:
-        write_text(folder / "CHANGES.md", changes)
-    warnings = list(info.warnings)
-    step("writing the evidence reader")
-    from datapkg.evidence_html import write_evidence
-
-    evidence = write_evidence(folder, root, descriptor)
-    if evidence is not None and evidence.unplaced:
-        warnings.append(f"evidence: {len(evidence.unplaced)} citation(s) not found in their article "
-                        "(listed in evidence/index.html)")
-    step("writing SHA256SUMS")
-    sums = write_sums(folder)
-    artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
-    finish_folder(folder, descriptor)
-    return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
-                       views=[v.name for v in info.views], warnings=warnings)

@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -140,12 +139,10 @@ class _GaveUp(UsageError):
 # --------------------------------------------------------------------------- kept between runs
 
 def partial_dir() -> Path:
-    """Where unfinished HTTP downloads wait for the next run: ``$DPKG_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/dpkg/partial``, else ``~/.cache/dpkg/partial``."""
-    if os.environ.get("DPKG_CACHE_DIR"):
-        return Path(os.environ["DPKG_CACHE_DIR"])
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "dpkg" / "partial"
+    """Where unfinished HTTP downloads wait for the next run (see :func:`datapkg.user_cache.user_cache_dir`)."""
+    from datapkg.user_cache import user_cache_dir
+
+    return user_cache_dir("partial")
 
 
 class _Kept:

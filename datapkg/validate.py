@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,16 @@ def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs:
 
 def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
-                     large_table_bytes: int = LARGE_TABLE_BYTES) -> Report:
+                     large_table_bytes: int = LARGE_TABLE_BYTES,
+                     step: Callable[[str], None] | None = None) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
+
+    ``step(message)`` is told which phase runs (a progress display shows it).
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
     """
     started = time.perf_counter()
+    step = step or (lambda _msg: None)
     report = Report()
     if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
         from datapkg.owned_dir import DATA_DOCS, check_owned
@@ -84,6 +89,7 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
         large: set[str] = set()
+        step("frictionless and file checks")
         if gx:
             from datapkg import isolated
             from datapkg.checks.gx_checks import gx_resources
@@ -96,6 +102,7 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
             findings, stats, accepted = structure_checks(source, set())
         report.extend(findings)
         if accepted:
+            step("curation rules and Great Expectations suites" if gx else "curation rules")
             report.extend(_content_checks(source, gx, large, data_docs))
         report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)

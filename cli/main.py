@@ -17,6 +17,7 @@ import click
 from typer.core import TyperGroup
 
 from datapkg import __version__
+from datapkg.cli.entry import error_line
 from datapkg.errors import DpkgError
 
 #: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
@@ -79,7 +80,7 @@ def hand_to_debian(args: list[str]) -> None:
 
 
 def _error(message: str) -> None:
-    typer.echo(f"dpkg: error: {message}", err=True)
+    typer.echo(error_line(message), err=True)
 
 
 class DpkgGroup(TyperGroup):

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from datapkg.cli.terminal import echo, progress_steps
+from datapkg.safe_text import visible
 
 
 def build(
@@ -35,10 +36,10 @@ def build(
         echo(get_renderer("text")(exc.report), err=True)
         raise
     for warning in result.warnings:
-        typer.echo(f"dpkg: warning: {warning}", err=True)
+        typer.echo(f"dpkg: warning: {visible(warning)}", err=True)
     if result.kept:
-        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
-                   f"{', '.join(result.kept)}", err=True)
+        typer.echo(visible(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
+                           f"{', '.join(result.kept)}"), err=True)
     if not quiet:
         rows = sum(result.tables.values())
         typer.echo(f"built {result.out}/: {len(result.tables)} tables ({rows} rows), {len(result.views)} views, "

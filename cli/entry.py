@@ -82,8 +82,10 @@ def fast_query(call: dict) -> bool:
 
 
 def error_line(message: str) -> str:
-    """The one line every failure of ``dpkg`` prints on stderr."""
-    return f"dpkg: error: {message}"
+    """The one line every failure of ``dpkg`` prints on stderr (package strings in it shown safely)."""
+    from datapkg.safe_text import visible
+
+    return f"dpkg: error: {visible(message)}"
 
 
 def run() -> None:

@@ -80,6 +80,7 @@ def hand_to_debian(args: list[str]) -> None:
 
 
 def _error(message: str) -> None:
+    """The one-line error; package strings in it (paths, names, values) shown safely."""
     typer.echo(error_line(message), err=True)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.atomic import write_text
+from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import artefact_names, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
@@ -83,6 +84,7 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
     with open_package(path) as source:
         out = Path(out)
         _check_out(out, source.root)
+        check_changelog(source.root, source.descriptor.get("version"))
         with replace_owned_dir(out, BUILD, "--out") as replacement, _out_of_memory(memory_limit):
             result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
                                 memory_limit=memory_limit)

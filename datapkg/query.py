@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES
+from datapkg.safe_text import json_safe, visible
 from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
@@ -313,10 +314,13 @@ def _text(value: Any) -> str:
     return str(plain)
 
 
-def write(result: Result, fmt: str, out: TextIO) -> None:
+def write(result: Result, fmt: str, out: TextIO, *, terminal: bool = False) -> None:
     """Write ``result`` to ``out`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``.
 
-    CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
+    Package text never drives the terminal: ``table`` and ``markdown`` show control and bidi
+    characters as escapes (:func:`datapkg.safe_text.visible`), JSON writes them as ``\\uXXXX``
+    (:func:`~datapkg.safe_text.json_safe`, the same data), CSV keeps the exact text unless
+    ``terminal`` (stdout is a terminal). CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
     :mod:`datapkg.result_table` (rich), which shows the first rows and counts the rest.
     """
     import duckdb
@@ -324,19 +328,19 @@ def write(result: Result, fmt: str, out: TextIO) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
-        _write(result, fmt, out)
+        _write(result, fmt, out, terminal)
     except duckdb.Error as exc:  # an error that shows only while rows are fetched
         raise UsageError(one_line(exc)) from None
 
 
-def _write(result: Result, fmt: str, out: TextIO) -> None:
+def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> None:
     if fmt in ("json", "jsonl"):
         first = True
         if fmt == "json":
             out.write("[")
         for batch in result.batches():
             for row in batch:
-                text = json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False)
+                text = json_safe(json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False))
                 if fmt == "jsonl":
                     out.write(text + "\n")
                 else:
@@ -346,14 +350,15 @@ def _write(result: Result, fmt: str, out: TextIO) -> None:
             out.write("]\n" if first else "\n]\n")
         return
     if fmt == "csv":
+        shown = visible if terminal else str  # exact data into a pipe or file; escapes on a terminal
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
+        writer.writerow([shown(c) for c in result.columns])
         for batch in result.batches():
-            writer.writerows([_text(v) for v in row] for row in batch)
+            writer.writerows([shown(_text(v)) for v in row] for row in batch)
         return
     if fmt == "markdown":
         def esc(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+            return visible(text.replace("\\", "\\\\").replace("|", "\\|"))
 
         out.write("| " + " | ".join(esc(c) for c in result.columns) + " |\n|" + "---|" * len(result.columns) + "\n")
         for batch in result.batches():
@@ -372,11 +377,18 @@ def print_query(con: Any, sql: str, fmt: str, out: TextIO) -> None:
 def print_result(result: Result, fmt: str, out: TextIO) -> None:
     """Write ``result`` to ``out`` in ``fmt``; a reader that goes away (``| head``) is no error."""
     try:
-        write(result, fmt, out)
+        write(result, fmt, out, terminal=_is_terminal(out))
         out.flush()
     except BrokenPipeError:
         with contextlib.suppress(OSError, ValueError, AttributeError):  # no complaint at the final flush
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def render(result: Result, fmt: str) -> str:

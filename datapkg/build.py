@@ -17,14 +17,13 @@ from typing import Any
 from datapkg.atomic import write_text
 from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
-from datapkg.package_source import open_package, resource_paths
+from datapkg.package_source import artefact_names, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
 from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
 DEFAULT_MEMORY_LIMIT = "1GB"
 MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
@@ -52,13 +51,6 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     report: Report | None = None
     kept: list[str] = field(default_factory=list)  #: files in --out that dpkg did not write, kept
-
-
-def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
-    """(database file name, zip file name) of a package: ``<name>.duckdb`` and ``<name>-<version>.zip``."""
-    name = SAFE_NAME.sub("-", str(descriptor.get("name") or "package")).strip("-.") or "package"
-    version = SAFE_NAME.sub("-", str(descriptor.get("version") or "")).strip("-.")
-    return f"{name}.duckdb", f"{name}-{version}.zip" if version else f"{name}.zip"
 
 
 def _check_out(out: Path, root: Path) -> None:

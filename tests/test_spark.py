@@ -121,3 +121,17 @@ def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
     assert [(s, t) for s, t, _ in run.not_on_spark] == [("child-rules", "unexpected_rows_expectation"),
                                                          ("child-rules", "expect_column_values_to_be_null")]
     assert "JSON_VALID" in run.not_on_spark[0][2] and "row:extra-cell" in run.not_on_spark[1][2]
+    # the whole command: the same error findings on both engines; what Spark cannot run is named
+    from datapkg.cli.main import app
+    from typer.testing import CliRunner
+
+    def errors(args: list[str]) -> tuple[int, set[tuple], list[dict]]:
+        done = CliRunner().invoke(app, ["validate", str(root), "--format", "json", *args])
+        data = json.loads(done.stdout)
+        return (done.exit_code, {(f["check"], f.get("file"), f.get("row"), f.get("field")) for f in data["errors"]},
+                data["warnings"])
+
+    duck_code, duck, duck_warnings = errors([])
+    spark_code, on_spark, spark_warnings = errors(["--engine", "spark", "--spark-master", "local[2]"])
+    assert duck_code == spark_code == 1 and on_spark == duck and {(r, f) for _c, _f, r, f in duck} >= SEEDED
+    assert [w for w in spark_warnings if w["check"] != "not-on-spark"] == duck_warnings

@@ -26,7 +26,7 @@ CHILD = ("id,parent,day,amount,flag,note\n"
          "C2,P9,2024-02-30,-3,maybe,plain\n"       # row 3: unknown parent, impossible date, below minimum, not a boolean
          "C2,P2,2024-03-01,1e3,false,\n"           # row 4: duplicate id
          "X4,P3,,abc,1,last\n")                    # row 5: pattern, missing date, not a number
-SEEDED = {(3, "parent"), (3, "day"), (3, "amount"), (4, "id"), (5, "id"), (5, "amount")}
+SEEDED = {(3, "parent"), (3, "day"), (3, "amount"), (3, "flag"), (4, None), (5, "id"), (5, "amount")}  # (row, field)
 
 
 def seeded_package(root: Path) -> Path:
@@ -128,10 +128,11 @@ def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
     def errors(args: list[str]) -> tuple[int, set[tuple], list[dict]]:
         done = CliRunner().invoke(app, ["validate", str(root), "--format", "json", *args])
         data = json.loads(done.stdout)
-        return (done.exit_code, {(f["check"], f.get("file"), f.get("row"), f.get("field")) for f in data["errors"]},
-                data["warnings"])
+        found = [f for f in data["errors"] if f.get("severity", "error") == "error"]
+        return (done.exit_code, {(f["check"], f.get("file"), f.get("row"), f.get("field")) for f in found},
+                [f for f in data["errors"] if f.get("severity", "error") != "error"])
 
     duck_code, duck, duck_warnings = errors([])
     spark_code, on_spark, spark_warnings = errors(["--engine", "spark", "--spark-master", "local[2]"])
-    assert duck_code == spark_code == 1 and on_spark == duck and {(r, f) for _c, _f, r, f in duck} >= SEEDED
+    assert duck_code == spark_code == 1 and on_spark == duck and {(r, f) for _c, _f, r, f in duck} == SEEDED
     assert [w for w in spark_warnings if w["check"] != "not-on-spark"] == duck_warnings

@@ -260,6 +260,24 @@ def test_rules_follow_declarations_in_any_package(tmp_path: Path) -> None:
                                                  ("unknown-country-code", "data/t.csv", 3, "country")]
 
 
+@pytest.mark.parametrize("gx", [False, True])
+def test_a_code_in_the_wrong_case_gets_did_you_mean(tmp_path: Path, gx: bool) -> None:
+    fields = [{"name": "id", "type": "string"},
+              {"name": "country", "type": "string", "codeList": "ISO 3166-1 alpha-2"},
+              {"name": "currency", "type": "string", "codeList": "ISO 4217"},
+              {"name": "language", "type": "string", "codeList": "ISO 639-1"}]
+    write_package(tmp_path, [table("t", "data/t.csv", fields, primaryKey=["id"])],
+                  {"data/t.csv": "id,country,currency,language\na,ru,usd,EN\nb,XX,RUB,id\n"})
+    report = validate_package(tmp_path, gx=gx)
+    messages = {(f.row, f.field): f.message for f in report.findings}
+    assert messages[(2, "country")] == ("country must be an ISO 3166-1 alpha-2 country code; ru is not one "
+                                        "(pycountry list); did you mean RU?")
+    assert messages[(2, "currency")].endswith("; usd is not one (pycountry list); did you mean USD?")
+    assert messages[(2, "language")].endswith("; EN is not one (pycountry list); did you mean en?")
+    assert messages[(3, "country")].endswith("; XX is not one (pycountry list)")
+    assert len(report.errors) == 4
+
+
 def findings_of(root: Path, descriptor: dict) -> list[tuple]:
     return sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(root, descriptor))
 

@@ -17,14 +17,13 @@ from typing import Any
 from datapkg.atomic import write_text
 from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
-from datapkg.package_source import open_package, resource_paths
+from datapkg.package_source import artefact_names, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
 from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
 DEFAULT_MEMORY_LIMIT = "1GB"
 MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
@@ -54,13 +53,6 @@ class BuildResult:
     kept: list[str] = field(default_factory=list)  #: files in --out that dpkg did not write, kept
 
 
-def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
-    """(database file name, zip file name) of a package: ``<name>.duckdb`` and ``<name>-<version>.zip``."""
-    name = SAFE_NAME.sub("-", str(descriptor.get("name") or "package")).strip("-.") or "package"
-    version = SAFE_NAME.sub("-", str(descriptor.get("version") or "")).strip("-.")
-    return f"{name}.duckdb", f"{name}-{version}.zip" if version else f"{name}.zip"
-
-
 def _check_out(out: Path, root: Path) -> None:
     """Refuse an output folder that is the package itself, holds it, or was not written by dpkg build."""
     target, package = out.resolve(), root.resolve()
@@ -70,9 +62,12 @@ def _check_out(out: Path, root: Path) -> None:
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
-          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
+          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+          previous: str | Path | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
 
+    ``previous`` (a package, zip, release folder or URL of the previous release) adds
+    ``CHANGES.md``: the Markdown of ``dpkg diff previous path``.
     ``memory_limit`` caps DuckDB's memory while the database and Parquet files are written
     (DuckDB's syntax: ``"512MB"``, ``"2GB"``; ``None``: DuckDB's default, 80 % of RAM).
     Raises :class:`InvalidPackage` (exit 1) when the package does not validate and ``force``
@@ -93,13 +88,26 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
         out = Path(out)
         _check_out(out, source.root)
         check_changelog(source.root, source.descriptor.get("version"))
+        changes = _changes(previous, source, step) if previous is not None else None
         with replace_owned_dir(out, BUILD, "--out") as replacement, _out_of_memory(memory_limit):
             result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
-                                memory_limit=memory_limit)
+                                memory_limit=memory_limit, changes=changes)
         result.out = out
         result.kept = replacement.kept
         result.report = report
         return result
+
+
+def _changes(previous: str | Path, source: Any, step: Step) -> str:
+    """CHANGES.md: ``dpkg diff`` of the previous release against this package, in Markdown."""
+    from datapkg.diff import diff_sources
+    from datapkg.diff_render import to_markdown
+    from datapkg.version_source import open_version
+
+    step("comparing with the previous release")
+    with open_version(str(previous), allow_remote=True) as old:
+        return to_markdown(diff_sources(old, source, old_label=str(previous),
+                                        new_label=str(source.descriptor.get("version") or source.origin)))
 
 
 @contextlib.contextmanager
@@ -116,8 +124,9 @@ def _out_of_memory(limit: str | None) -> Iterator[None]:
 
 
 def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
-    """Write every artefact of the release into the empty ``folder``.
+               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+               changes: str | None = None) -> BuildResult:
+    """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text).
 
     The zip (deflate, one core) is written in a thread while DuckDB writes the Parquet files and
     the dictionary reads the database: on two cores the two overlap.
@@ -139,12 +148,27 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
         _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
         _write_dictionary(folder, db_path, root, descriptor, info, config)
         zipped.result()
+    warnings = list(info.warnings) + _write_extras(folder, root, descriptor, changes, step)
     step("writing SHA256SUMS")
     sums = write_sums(folder)
     artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
     finish_folder(folder, descriptor)
     return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
-                       views=[v.name for v in info.views], warnings=list(info.warnings))
+                       views=[v.name for v in info.views], warnings=warnings)
+
+
+def _write_extras(folder: Path, root: Path, descriptor: dict[str, Any], changes: str | None, step: Step) -> list[str]:
+    """CHANGES.md (when given) and the evidence reader (packages with a citation model); warnings."""
+    from datapkg.evidence_html import write_evidence
+
+    if changes is not None:
+        write_text(folder / "CHANGES.md", changes)
+    step("writing the evidence reader")
+    evidence = write_evidence(folder, root, descriptor)
+    if evidence is not None and evidence.unplaced:
+        return [f"evidence: {len(evidence.unplaced)} citation(s) not found in their article "
+                "(listed in evidence/index.html)"]
+    return []
 
 
 def _write_parquet(db_path: Path, folder: Path, tables: list[str], config: dict[str, Any]) -> None:

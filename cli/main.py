@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "datapkg.cli.build_cmd",
     "datapkg.cli.query_cmd",
     "datapkg.cli.expectations_cmd",
+    "datapkg.cli.diff_cmd",
 ]
 
 DEBIAN_OPTIONS = {

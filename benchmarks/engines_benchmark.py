@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gx_benchmark import COUNTRIES, found_pairs, generate, measure  # this folder's
+from gx_benchmark import COUNTRIES, generate, measure, score  # this folder's
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,14 +84,12 @@ def main() -> None:
                                                              json.dumps(SUITE), str(ROOT), args.master]}
         for name, cmd in runs.items():
             r = measure(cmd)
-            try:
-                pairs = found_pairs(r["stdout"])
-            except ValueError:
+            scored = score(r["stdout"], expected)
+            if scored is None:
                 print(f"  {name}: no JSON ({r['stderr'][-300:]!r})")
                 continue
-            hit = expected & pairs
-            print(f"  {name:40} {r['wall']:8.2f} s {r['tree_mb']:7.0f} MB  found {len(hit)}/{len(expected)}"
-                  f"{' (+' + str(len(pairs - expected)) + ' other)' if pairs - expected else ''}", flush=True)
+            print(f"  {name:40} {r['wall']:8.2f} s {r['tree_mb']:7.0f} MB  found {scored[0]}/{len(expected)}"
+                  f"{f' (+{scored[1]} other)' if scored[1] else ''}", flush=True)
         print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 

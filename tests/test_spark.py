@@ -65,6 +65,7 @@ SUITE = {"name": "child-rules", "meta": {"resource": "child"}, "expectations": [
 # --- no Spark needed -----------------------------------------------------------------------------
 
 def test_duckdb_sql_as_spark_sql() -> None:
+    pytest.importorskip("sqlglot", reason="sqlglot (the [spark] extra) is not installed; scripts/ensure_spark.sh installs it")
     assert to_spark_expression("regexp_full_match(x, 'C[0-9]+')") == "x RLIKE '^(?:C[0-9]+)$'"
     assert to_spark_expression("TRY_STRPTIME(d, '%Y-%m-%d')") == "TRY_TO_TIMESTAMP(d, 'yyyy-MM-dd')"
     assert to_spark("SELECT * FROM t WHERE contains(a, 'x')") == "SELECT * FROM t WHERE CONTAINS(a, 'x')"
@@ -88,6 +89,7 @@ def test_remote_resources_need_allow_remote(tmp_path: Path) -> None:
 
 def _spark_or_skip() -> Any:
     pytest.importorskip("pyspark", reason="pyspark is not installed (scripts/ensure_spark.sh installs it)")
+    pytest.importorskip("sqlglot", reason="sqlglot (the [spark] extra) is not installed")
     if shutil.which("java") is None:
         pytest.skip("no Java runtime (apt-get install default-jre-headless; scripts/ensure_spark.sh)")
     from datapkg.spark_frames import spark_session

@@ -229,7 +229,7 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
     citations.append({"citation_id": "cit-9999", "resource": "officials", "record_id": "off-vladimir-putin",
                       "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un",
                       "quote_start": str(text.index("Vladimir")), "quote_end": str(text.index(" lagi")),
-                      "quote_en": "Vladimir Putin meets Kim Jong Un"})
+                      "quote_en": "Vladimir Putin meets Kim Jong Un", "attributed_to": "article", "certainty": "stated"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
     assert validate_package(pkg, gx=False).errors == []
@@ -270,11 +270,16 @@ def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
 
 
 def test_curation_guide_worked_example(pkg: Path) -> None:
-    """CURATION.md's worked example: 'Moskow' -> 'Moscow' in the quote is reported at row 60."""
+    """CURATION.md's worked example: the record holds Vladivostok, cor-001 keeps the article's 'Moskow' from cit-0059."""
+    assert row_of(pkg, "corrections", "correction_id", "cor-001") == 2
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Moscow")
+    assert row and findings(pkg) == [("correction-recorded-mismatch", "resources/corrections.csv", 2, "recorded")]
+    edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Vladivostok")
     row = edit(pkg, "citations", "citation_id", "cit-0059",
                quote="Pertemuan Putin dan Kim merupakan yang kedua kalinya terjadi. Keduanya bertemu pada 2019 di Moscow.")
     assert row == 60
-    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 60, "quote")]
+    assert findings(pkg) == [("correction-not-in-quote", "resources/corrections.csv", 2, "as_reported"),
+                             ("quote-not-found", "resources/citations.csv", 60, "quote")]
 
 
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:

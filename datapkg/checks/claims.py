@@ -106,7 +106,7 @@ def _recorded(table: Table, spec: dict[str, Any], tables: dict[str, Table]) -> P
         value = "CASE " + fld + " " + " ".join(
             f"WHEN {_lit(f)} THEN CAST(r.{_q(f)} AS VARCHAR)" for f in target.field_names) + " END"
         known = f"{fld} IN ({', '.join(_lit(f) for f in target.field_names)})"
-        same = f"({value} IS NOT DISTINCT FROM {col} OR try_cast({value} AS DOUBLE) = try_cast({col} AS DOUBLE))"
+        same = f"({value} IS NOT DISTINCT FROM {col} OR coalesce(try_cast({value} AS DOUBLE) = try_cast({col} AS DOUBLE), false))"
         parts.append(
             f"SELECT t.{ROW} AS _row, {col} AS value, CASE "
             f"WHEN r.{_q(target.key)} IS NULL THEN 'record ' || {rec} || {_lit(f' is not a {target.key} of {name}')} "

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import typer
 
+from datapkg.cli.terminal import echo, progress_steps
+
+
+#: A validation that takes longer than this (seconds) shows progress on a terminal.
+PROGRESS_AFTER = 1.0
+
 
 class Format(str, Enum):
     text = "text"
@@ -40,10 +46,11 @@ def validate(
     from datapkg.renderers import get_renderer
     from datapkg.validate import validate_package
 
-    report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
-                              allow_remote=allow_remote, data_docs=data_docs)
+    with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
+        report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
+                                  allow_remote=allow_remote, data_docs=data_docs, step=step)
     prefix = _prefix(report.stats.get("root"))
-    typer.echo(get_renderer(format.value)(report, prefix=prefix))
+    echo(get_renderer(format.value)(report, prefix=prefix))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if format is Format.github and summary:
         from datapkg.renderers.github_renderer import summary_markdown

@@ -38,6 +38,8 @@ class Finding:
     ``check`` is kebab-case (frictionless' own error type where frictionless found it, the GX
     expectation type where GX did); ``file`` is package-relative; ``row`` counts as frictionless
     does (header row 1, first data row 2) and is ``None`` when the problem is not row-level.
+    ``line`` is the physical line on which that record starts (a quoted cell may span lines) and
+    ``record`` its primary key value, where :mod:`datapkg.locate` could place the row.
     """
 
     check: str
@@ -48,6 +50,8 @@ class Finding:
     row: int | None = None
     field: str | None = None
     value: str | None = None
+    line: int | None = None
+    record: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

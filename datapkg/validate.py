@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
+from datapkg.locate import locate
 from datapkg.package_source import PackageSource, open_package, resource_paths
 from datapkg.report import Finding, Report
 
@@ -70,15 +72,24 @@ def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs:
 
 def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
-                     large_table_bytes: int = LARGE_TABLE_BYTES) -> Report:
+                     large_table_bytes: int = LARGE_TABLE_BYTES,
+                     step: Callable[[str], None] | None = None) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
+
+    ``step(message)`` is told which phase runs (a progress display shows it).
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
     """
     started = time.perf_counter()
+    step = step or (lambda _msg: None)
     report = Report()
+    if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
+        from datapkg.owned_dir import DATA_DOCS, check_owned
+
+        check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
         large: set[str] = set()
+        step("frictionless and file checks")
         if gx:
             from datapkg import isolated
             from datapkg.checks.gx_checks import gx_resources
@@ -91,7 +102,9 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
             findings, stats, accepted = structure_checks(source, set())
         report.extend(findings)
         if accepted:
+            step("curation rules and Great Expectations suites" if gx else "curation rules")
             report.extend(_content_checks(source, gx, large, data_docs))
+        report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
                             root=None if source._tmpdir else str(source.root),

@@ -67,7 +67,7 @@ def test_hostile_suite_sql_is_refused_with_a_finding(tmp_path, outside, way):
 
 
 def test_validate_cli_never_prints_a_file_the_suite_reads(tmp_path, outside):
-    from cli.main import app
+    from datapkg.cli.main import app
 
     root, _ = _hostile_package(tmp_path / "pkg", _escapes(outside)["passwd"])
     result = CliRunner().invoke(app, ["validate", str(root)])

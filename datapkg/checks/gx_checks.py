@@ -255,13 +255,13 @@ def validate_with_gx(prepared: list[PreparedSuite], data_docs: Path | None) -> l
             warnings.simplefilter("ignore")  # pandas' "pattern has match groups" and the like
             findings += _run_all(gx, context, source, prepared, docs_tmp, site, result_format, UpdateDataDocsAction)
         if docs_tmp is not None:
-            from datapkg.atomic import replace_dir
+            from datapkg.owned_dir import DATA_DOCS, replace_owned_dir
 
             if not prepared:
                 context.build_data_docs(site_names=[site])  # an index that says nothing ran
 
-            with replace_dir(data_docs) as target:
-                shutil.copytree(docs_tmp, target, dirs_exist_ok=True)
+            with replace_owned_dir(data_docs, DATA_DOCS, "--data-docs") as target:
+                shutil.copytree(docs_tmp, target.tmp, dirs_exist_ok=True)
     finally:
         if docs_tmp is not None:
             shutil.rmtree(docs_tmp, ignore_errors=True)

@@ -20,11 +20,13 @@ def annotation(finding: Finding, prefix: str = "") -> str:
     props = []
     if finding.file:
         props.append(f"file={_escape_property(prefix + finding.file)}")
-    if finding.row is not None:
-        props.append(f"line={finding.row}")
+    if finding.row is not None:  # the record's physical first line; the message keeps the row number
+        props.append(f"line={finding.line or finding.row}")
     title = finding.check + (f" ({finding.field})" if finding.field else "")
     props.append(f"title={_escape_property(title)}")
-    return f"::{level} {','.join(props)}::{_escape_data(finding.message)}"
+    where = location(Finding(finding.check, "", row=finding.row, record=finding.record))
+    message = f"{where}: {finding.message}" if where else finding.message
+    return f"::{level} {','.join(props)}::{_escape_data(message)}"
 
 
 def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: object) -> str:

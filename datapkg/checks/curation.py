@@ -43,7 +43,7 @@ from datapkg.checks.claims import claim_rules
 from datapkg.checks.edtf_dates import edtf_rules
 from datapkg.checks.quote_anchors import anchor_rules
 from datapkg.errors import DpkgError, UsageError
-from datapkg.loader import ROW, is_tabular, load_resource, resource_schema
+from datapkg.loader import ROW, is_tabular, load_resource, quote_ident, quote_literal, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
 
@@ -69,14 +69,8 @@ def sql_normalise(expr: str) -> str:
     return f"trim(regexp_replace({expr}, '{WHITESPACE_RE2}', ' ', 'g'))"
 
 
-def _q(name: str) -> str:
-    """Quote a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    """Quote a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+_q = quote_ident  # the loader's one SQL quoter, short names for the rule SQL below
+_lit = quote_literal
 
 
 @dataclass

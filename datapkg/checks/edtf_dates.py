@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from datapkg.loader import ROW
+from datapkg.loader import ROW, quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from datapkg.checks.curation import RuleQuery, Table
@@ -78,31 +78,31 @@ def edtf_bounds(table: Table, spec: dict[str, Any]) -> tuple[str, str] | None:
 
 def edtf_rules(table: Table) -> list[RuleQuery]:
     """The EDTF rules for every field of ``table`` that declares ``edtf`` or ``partOf``."""
-    from datapkg.checks.curation import RuleQuery, _lit, _q
+    from datapkg.checks.curation import RuleQuery
 
     rules = []
     for spec in table.fields:
         bounds = edtf_bounds(table, spec)
         if bounds is None:
             continue
-        name, col = spec["name"], f"t.{_q(spec['name'])}"
+        name, col = spec["name"], f"t.{quote_ident(spec['name'])}"
         rules.append(RuleQuery("invalid-edtf-date", table, name, (
-            f"SELECT t.{ROW} AS _row, {col} AS value, {_lit(name + ' ')} || {col} || ' is not an EDTF date or interval "
+            f"SELECT t.{ROW} AS _row, {col} AS value, {quote_literal(name + ' ')} || {col} || ' is not an EDTF date or interval "
             "of real dates (YYYY, YYYY-MM, YYYY-MM-DD, optionally ? ~ %; first/last with .. for an open end), "
-            f"or it starts after it ends' AS message FROM {_q(table.name)} t WHERE {col} IS NOT NULL AND NOT {valid_sql(col)}")))
+            f"or it starts after it ends' AS message FROM {quote_ident(table.name)} t WHERE {col} IS NOT NULL AND NOT {valid_sql(col)}")))
         for bound, derive in zip(bounds, (earliest_sql(col), latest_sql(col))):
-            bcol = f"t.{_q(bound)}"
+            bcol = f"t.{quote_ident(bound)}"
             derived = f"(CASE WHEN {col} IS NULL THEN NULL ELSE {derive} END)"
             rules.append(RuleQuery("date-bounds-mismatch", table, bound, (
-                f"SELECT t.{ROW} AS _row, CAST({bcol} AS VARCHAR) AS value, {_lit(bound + ' ')} || coalesce(CAST({bcol} AS VARCHAR), '(empty)') || "
-                f"{_lit(f' does not follow from {name} ')} || coalesce('''' || {col} || '''', '(empty)') || "
+                f"SELECT t.{ROW} AS _row, CAST({bcol} AS VARCHAR) AS value, {quote_literal(bound + ' ')} || coalesce(CAST({bcol} AS VARCHAR), '(empty)') || "
+                f"{quote_literal(f' does not follow from {name} ')} || coalesce('''' || {col} || '''', '(empty)') || "
                 f"'; it should be ' || coalesce(CAST({derived} AS VARCHAR), 'empty') AS message "
-                f"FROM {_q(table.name)} t WHERE ({col} IS NULL OR {valid_sql(col)}) AND {bcol} IS DISTINCT FROM {derived}")))
+                f"FROM {quote_ident(table.name)} t WHERE ({col} IS NULL OR {valid_sql(col)}) AND {bcol} IS DISTINCT FROM {derived}")))
     return rules + _part_rules(table)
 
 
 def _part_rules(table: Table) -> list[RuleQuery]:
-    from datapkg.checks.curation import RuleQuery, _lit, _q
+    from datapkg.checks.curation import RuleQuery
 
     rules = []
     key = table.key
@@ -113,14 +113,14 @@ def _part_rules(table: Table) -> list[RuleQuery]:
         bounds = edtf_bounds(table, date_spec) if date_spec else None
         if key is None or bounds is None:
             continue
-        name, lo, hi = _q(spec["name"]), _q(bounds[0]), _q(bounds[1])
-        join = f"FROM {_q(table.name)} t JOIN {_q(table.name)} p ON p.{_q(key)} = t.{name}"
+        name, lo, hi = quote_ident(spec["name"]), quote_ident(bounds[0]), quote_ident(bounds[1])
+        join = f"FROM {quote_ident(table.name)} t JOIN {quote_ident(table.name)} p ON p.{quote_ident(key)} = t.{name}"
         rules.append(RuleQuery("part-outside-event", table, spec["name"], (
-            f"SELECT t.{ROW} AS _row, t.{name} AS value, {_lit(f'the {dates} of this row (')} || "
-            f"coalesce(t.{_q(dates)}, '') || ') is not within the {dates} of ' || t.{name} || ' (' || coalesce(p.{_q(dates)}, '') || "
+            f"SELECT t.{ROW} AS _row, t.{name} AS value, {quote_literal(f'the {dates} of this row (')} || "
+            f"coalesce(t.{quote_ident(dates)}, '') || ') is not within the {dates} of ' || t.{name} || ' (' || coalesce(p.{quote_ident(dates)}, '') || "
             f"'); a part of an event takes place during it' AS message {join} "
             f"WHERE t.{lo} < p.{lo} OR t.{hi} > p.{hi}")))
         rules.append(RuleQuery("part-of-a-part", table, spec["name"], (
-            f"SELECT t.{ROW} AS _row, t.{name} AS value, t.{name} || {_lit(f' is itself part of ')} || p.{name} || "
+            f"SELECT t.{ROW} AS _row, t.{name} AS value, t.{name} || {quote_literal(f' is itself part of ')} || p.{name} || "
             f"'; point to the event itself (one level of parts)' AS message {join} WHERE p.{name} IS NOT NULL")))
     return rules

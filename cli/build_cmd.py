@@ -29,7 +29,6 @@ def build(
     path: str = typer.Argument(".", help="Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."),
     out: Path = typer.Option(Path("dist"), "--out", "-o", help="Release folder (replaced atomically)."),
     force: bool = typer.Option(False, "--force", help="Build even when the package does not validate."),
-    no_gx: bool = typer.Option(False, "--no-gx", help="Validate with the frictionless and file checks only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
@@ -41,7 +40,7 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, gx=not no_gx, step=step)
+            result = run_build(path, out, force=force, step=step)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 

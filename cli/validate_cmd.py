@@ -29,7 +29,6 @@ def validate(
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format.", case_sensitive=False),
     max_errors: int = typer.Option(0, "--max-errors", min=0, help="Stop listing after N findings (0: all)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
-    no_gx: bool = typer.Option(False, "--no-gx", help="Only the frictionless and file checks (a quick pre-commit)."),
     data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),
 ) -> None:
     """Validate a data package: descriptor, cells, keys, files, hashes and curation rules.
@@ -39,7 +38,7 @@ def validate(
     from datapkg.renderers import get_renderer
     from datapkg.validate import validate_package
 
-    report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
+    report = validate_package(path, max_errors=max_errors or None,
                               allow_remote=allow_remote, data_docs=data_docs)
     prefix = _prefix(report.stats.get("root"))
     typer.echo(get_renderer(format.value)(report, prefix=prefix))

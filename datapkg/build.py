@@ -62,7 +62,7 @@ def _check_out(out: Path, root: Path) -> None:
                          "refusing to replace it — choose an empty or new folder")
 
 
-def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
+def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False,
           step: Step | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
 
@@ -75,7 +75,7 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
         from datapkg.validate import validate_package
 
         step("validating")
-        report = validate_package(path, gx=gx)
+        report = validate_package(path)
         if not report.valid:
             raise InvalidPackage(report)
     with open_package(path) as source:

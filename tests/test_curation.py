@@ -69,7 +69,7 @@ def test_real_package_has_no_curation_findings() -> None:
 
 
 def test_real_package_passes_frictionless_checks() -> None:
-    report = validate_package(ROOT, gx=False)
+    report = validate_package(ROOT)
     assert report.errors == [], report.errors
 
 
@@ -144,14 +144,14 @@ def test_official_and_article_ids_resolve_through_foreign_keys(pkg: Path) -> Non
     """Declared as foreign keys in the Table Schemas: frictionless reports them (not re-implemented)."""
     participant = edit(pkg, "meeting_participants", "participation_id", "ptc-001", official_id="off-nobody")
     citation = edit(pkg, "citations", "citation_id", "cit-0002", article_id="art-999")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("foreign-key", "resources/meeting_participants.csv", participant, "official_id") in keys
     assert ("foreign-key", "resources/citations.csv", citation, "article_id") in keys
 
 
 def test_qid_shape_is_a_schema_pattern(pkg: Path) -> None:
     row = edit(pkg, "officials", "official_id", "off-vladimir-putin", wikidata="Q07747")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert keys == {("constraint-error", "resources/officials.csv", row, "wikidata")}
 
 
@@ -233,7 +233,7 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
                       "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un", "quote_en": "Vladimir Putin meets Kim Jong Un"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
-    assert validate_package(pkg, gx=False).errors == []
+    assert validate_package(pkg).errors == []
     citations[-1]["quote"] = "Vladimir Putin bertemu Kim Jong-un"
     write(pkg, "citations", citations)
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", len(citations) + 1, "quote")]
@@ -281,7 +281,7 @@ def test_curation_guide_worked_example(pkg: Path) -> None:
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
     (pkg / "seeds" / "000_90dc3cc939872ef1.txt").unlink()
     assert findings(pkg) == []
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("file-missing", "resources/articles.csv", 2, "path") in keys
 
 

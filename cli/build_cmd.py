@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
-
-@contextlib.contextmanager
-def progress_steps(label: str) -> Iterator:
-    """A ``step(message)`` callback: a rich spinner with the current step on a terminal, silent otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda _msg: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[label]}[/] {task.description}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("starting", label=label, total=None)
-        yield lambda msg: progress.update(task, description=msg)
+from datapkg.cli.terminal import echo, progress_steps
 
 
 def build(
@@ -30,6 +14,9 @@ def build(
     out: Path = typer.Option(Path("dist"), "--out", "-o", help="Release folder (replaced atomically)."),
     force: bool = typer.Option(False, "--force", help="Build even when the package does not validate."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    memory_limit: str = typer.Option("1GB", "--memory-limit", metavar="SIZE",
+                                     help="DuckDB's memory cap while writing (e.g. 512MB, 4GB); beyond it, "
+                                          "DuckDB spills to TMPDIR."),
 ) -> None:
     """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
 
@@ -40,14 +27,17 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, step=step)
+            result = run_build(path, out, force=force, step=step, memory_limit=memory_limit)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 
-        typer.echo(get_renderer("text")(exc.report), err=True)
+        echo(get_renderer("text")(exc.report), err=True)
         raise
     for warning in result.warnings:
         typer.echo(f"dpkg: warning: {warning}", err=True)
+    if result.kept:
+        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
+                   f"{', '.join(result.kept)}", err=True)
     if not quiet:
         rows = sum(result.tables.values())
         typer.echo(f"built {result.out}/: {len(result.tables)} tables ({rows} rows), {len(result.views)} views, "

@@ -50,6 +50,10 @@ def download(
     read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.001, help="Seconds without data before a retry."),
     retries: int = typer.Option(5, "--retries", min=0, help="Retries per file after a failed attempt."),
     backoff: float = typer.Option(1.0, "--backoff", min=0.0, help="First delay between attempts in seconds (doubles)."),
+    timeout: float = typer.Option(3600.0, "--timeout", min=0.001, help="Seconds for the whole transfer "
+                                                                       "(every file, retries included)."),
+    min_rate: int = typer.Option(1024, "--min-rate", min=0, help="Bytes per second a transfer must average over "
+                                                                   "each --read-timeout period."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over instead of resuming what an earlier, "
                                                                 "unfinished run kept (in ~/.cache/dpkg/partial)."),
 ) -> None:
@@ -64,7 +68,7 @@ def download(
     from datapkg.errors import DpkgError
 
     options = Options(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries, backoff=backoff,
-                      resume=not no_resume)
+                      resume=not no_resume, timeout=timeout, min_rate=min_rate)
     # A bar (and notes on retries and resumes) on a terminal only; scripts get one line or JSON.
     progress: Any = _BarProgress() if sys.stderr.isatty() and not (quiet or as_json) else None
     try:
@@ -83,6 +87,9 @@ def download(
         return
     for warning in result.warnings:
         typer.echo(f"dpkg: warning: {warning.file}: {warning.message}", err=True)
+    if result.kept:
+        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.dir} that the release did not write: "
+                   f"{', '.join(result.kept)}", err=True)
     sums = f", {len(result.artefacts)} artefact(s) against SHA256SUMS" if len(result.artefacts) > 1 else ""
     typer.echo(f"downloaded {result.package or '(unnamed package)'} {result.version or ''}".rstrip()
                + f" into {result.dir}: {len(result.resources)} resource(s) checked against bytes/hash{sums}")

@@ -19,14 +19,14 @@ from typer.core import TyperGroup
 from datapkg import __version__
 from datapkg.errors import DpkgError
 
-#: Modules under ``cli/`` that each define ``register(app)``; one per command (group).
+#: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
 COMMAND_MODULES = [
-    "cli.validate_cmd",
-    "cli.download_cmd",
-    "cli.verify_cmd",
-    "cli.build_cmd",
-    "cli.query_cmd",
-    "cli.expectations_cmd",
+    "datapkg.cli.validate_cmd",
+    "datapkg.cli.download_cmd",
+    "datapkg.cli.verify_cmd",
+    "datapkg.cli.build_cmd",
+    "datapkg.cli.query_cmd",
+    "datapkg.cli.expectations_cmd",
 ]
 
 DEBIAN_OPTIONS = {
@@ -44,6 +44,9 @@ DEBIAN_OPTIONS = {
     "--validate-pkgname", "--validate-version", "--ctrl-tarfile", "--fsys-tarfile",
 }
 
+#: Debian's package manager; Debian-style invocations are handed to it unchanged when it exists.
+DEBIAN_DPKG = "/usr/bin/dpkg"
+
 DEBIAN_NOTICE = (
     "dpkg: this is dpkg the data-package tool (validate, query, build, download), not Debian's "
     "package manager, which lives at /usr/bin/dpkg"
@@ -58,6 +61,23 @@ def is_debian_invocation(args: list[str]) -> bool:
     return first in DEBIAN_OPTIONS or first.startswith(("--force-", "--no-force-", "--refuse-"))
 
 
+def hand_to_debian(args: list[str]) -> None:
+    """Replace this process with Debian's dpkg run on ``args`` (its output, its exit code), when it exists.
+
+    Returns only when there is no Debian dpkg to hand to (or :data:`DEBIAN_DPKG` is this tool itself).
+    """
+    try:
+        with open(DEBIAN_DPKG, "rb") as file:
+            head = file.read(1024)
+    except OSError:
+        return
+    if head.startswith(b"#!") and b"datapkg" in head or not os.access(DEBIAN_DPKG, os.X_OK):
+        return  # our own console script installed there, or nothing we may run
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(DEBIAN_DPKG, [DEBIAN_DPKG, *args])
+
+
 def _error(message: str) -> None:
     typer.echo(f"dpkg: error: {message}", err=True)
 
@@ -69,6 +89,7 @@ class DpkgGroup(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         if is_debian_invocation(argv):
+            hand_to_debian(argv)
             typer.echo(DEBIAN_NOTICE, err=True)
             sys.exit(2)
         try:
@@ -110,7 +131,7 @@ app = typer.Typer(
     help="dpkg: validate, query, build and download Frictionless data packages.\n\n"
     "Not Debian's package manager (that one is /usr/bin/dpkg).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # typer's --install-completion / --show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: no rich import at start-up (keeps --help under 0.3 s)
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -17,7 +17,8 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-PACKAGE_HELP = "Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."
+PACKAGE_HELP = ("Folder with datapackage.json/.yaml, a descriptor file, a zipped package, a release folder "
+                "(dpkg build's output) or a .duckdb file.")
 DIST_HELP = "Folder of a built release to use when up to date (default: dist/ in the package and here)."
 
 
@@ -46,20 +47,20 @@ def _silence_stdout() -> None:
         pass
 
 
-def _show_schema(con, fmt: Format) -> None:
+def _show_schema(con, fmt: Format, names: list[str] | None = None) -> None:
     from datapkg.query import render_schema, schema_listing
 
     try:
-        typer.echo(render_schema(schema_listing(con), fmt.value), nl=False)
+        typer.echo(render_schema(schema_listing(con, names or []), fmt.value), nl=False)
     finally:
         con.close()
 
 
 def query(
-    sql: str | None = typer.Argument(None, help="SQL to run (or use -f FILE.sql)."),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file ('-' for stdin)."),
+    sql: str | None = typer.Argument(None, help="SQL to run (or use --file FILE.sql)."),
+    file: Path | None = typer.Option(None, "--file", help="Read the SQL from this file ('-' for stdin)."),
     package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
     schema: bool = typer.Option(False, "--schema", help="List tables, views, columns, types and comments instead."),
     dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
@@ -76,14 +77,14 @@ def query(
         _show_schema(_database(package, dist, quiet), format)
         return
     if sql is not None and file is not None:
-        raise UsageError("give the SQL either as an argument or with -f FILE, not both")
+        raise UsageError("give the SQL either as an argument or with --file FILE, not both")
     if file is not None:
         try:
             sql = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     if not sql or not sql.strip():
-        raise UsageError("no SQL given (pass it as an argument or with -f FILE.sql)")
+        raise UsageError("no SQL given (pass it as an argument or with --file FILE.sql)")
     from datapkg.query import run_sql, write
 
     con = _database(package, dist, quiet)
@@ -99,13 +100,28 @@ def query(
 
 
 def tables(
-    package: str = typer.Argument(".", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-F", help="Output format.", case_sensitive=False),
+    names: list[str] | None = typer.Argument(None, help="Tables or views to describe (default: all of them).",
+                                             show_default=False),
+    package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
+    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
     dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
 ) -> None:
-    """List the tables and views of the package's database: columns, types and comments."""
-    _show_schema(_database(package, dist, quiet), format)
+    """Describe tables and views of the package's database: columns, types and comments.
+
+    'dpkg tables meetings' describes the table meetings; with no name, every table and view.
+    An unknown name ends in one line listing the tables there are (exit 2).
+    """
+    from datapkg.errors import UsageError
+
+    try:
+        con = _database(package, dist, quiet)
+    except UsageError as exc:
+        paths = [n for n in names or [] if Path(n).exists()]
+        if package == "." and paths:  # e.g. 'dpkg tables DIR' as before tables took table names
+            raise UsageError(f"{exc} (to list the tables of the package at {paths[0]}, use -p {paths[0]})") from None
+        raise
+    _show_schema(con, format, names or [])
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import typer
 
+from datapkg.cli.terminal import echo, progress_steps
+
+
+#: A validation that takes longer than this (seconds) shows progress on a terminal.
+PROGRESS_AFTER = 1.0
+
 
 class Format(str, Enum):
     text = "text"
@@ -27,7 +33,8 @@ def _prefix(root: str | None) -> str:
 def validate(
     path: str = typer.Argument(".", help="Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="Output format.", case_sensitive=False),
-    max_errors: int = typer.Option(0, "--max-errors", min=0, help="Stop listing after N findings (0: all)."),
+    max_errors: int = typer.Option(0, "--max-errors", min=0, help="List at most N findings, errors first (0: all). The verdict, exit code "
+                                    "and counts still cover every finding."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
     data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),
 ) -> None:
@@ -38,10 +45,11 @@ def validate(
     from datapkg.renderers import get_renderer
     from datapkg.validate import validate_package
 
-    report = validate_package(path, max_errors=max_errors or None,
-                              allow_remote=allow_remote, data_docs=data_docs)
+    with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
+        report = validate_package(path, max_errors=max_errors or None,
+                                  allow_remote=allow_remote, data_docs=data_docs, step=step)
     prefix = _prefix(report.stats.get("root"))
-    typer.echo(get_renderer(format.value)(report, prefix=prefix))
+    echo(get_renderer(format.value)(report, prefix=prefix))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if format is Format.github and summary:
         from datapkg.renderers.github_renderer import summary_markdown

@@ -6,6 +6,8 @@ from enum import Enum
 
 import typer
 
+from datapkg.cli.terminal import echo
+
 
 class Format(str, Enum):
     text = "text"
@@ -27,7 +29,7 @@ def verify(
     from datapkg.verify import verify_release
 
     report = verify_release(path)
-    typer.echo(get_renderer(format.value)(report, prefix="", title="dpkg verify"))
+    echo(get_renderer(format.value)(report, prefix="", title="dpkg verify"))
     raise typer.Exit(0 if report.valid else 1)
 
 

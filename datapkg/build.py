@@ -7,20 +7,29 @@ interrupted or failed build leaves the previous release as it was.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapkg.atomic import replace_dir, write_text
+from datapkg.atomic import write_text
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
+from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
+from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
+DEFAULT_MEMORY_LIMIT = "1GB"
+MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+#: DuckDB threads that read the CSV files and write Parquet (the same bytes with 1 or 2 threads);
+#: the database writer writes its tables with one thread (more lay the file out differently each time).
+THREADS = 2
 
 
 class InvalidPackage(DataError):
@@ -41,6 +50,7 @@ class BuildResult:
     views: list[str]
     warnings: list[str] = field(default_factory=list)
     report: Report | None = None
+    kept: list[str] = field(default_factory=list)  #: files in --out that dpkg did not write, kept
 
 
 def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
@@ -51,25 +61,25 @@ def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
 
 
 def _check_out(out: Path, root: Path) -> None:
-    """Refuse an output folder that is the package itself, holds it, or is not a previous release."""
+    """Refuse an output folder that is the package itself, holds it, or was not written by dpkg build."""
     target, package = out.resolve(), root.resolve()
     if target == package or package.is_relative_to(target):
         raise UsageError(f"--out {out} would replace the package itself; choose another folder (default: dist/)")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / SUMS).is_file():
-        raise UsageError(f"--out {out} is not empty and holds no {SUMS} (not a dpkg release); "
-                         "refusing to replace it — choose an empty or new folder")
+    check_owned(out, BUILD, "--out")
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False,
-          step: Step | None = None) -> BuildResult:
+          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
 
+    ``memory_limit`` caps DuckDB's memory while the database and Parquet files are written
+    (DuckDB's syntax: ``"512MB"``, ``"2GB"``; ``None``: DuckDB's default, 80 % of RAM).
     Raises :class:`InvalidPackage` (exit 1) when the package does not validate and ``force``
     is false; :class:`UsageError` for unusable input or output.
     """
     step = step or (lambda _msg: None)
+    if memory_limit is not None and not MEMORY_SIZE.fullmatch(memory_limit):
+        raise UsageError(f"--memory-limit {memory_limit!r}: give a size such as 512MB or 4GB")
     report = None
     if not force:
         from datapkg.validate import validate_package
@@ -81,42 +91,83 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
     with open_package(path) as source:
         out = Path(out)
         _check_out(out, source.root)
-        with replace_dir(out) as tmp:
-            result = build_into(tmp, source.root, source.descriptor_name, source.descriptor, step=step)
+        with replace_owned_dir(out, BUILD, "--out") as replacement, _out_of_memory(memory_limit):
+            result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
+                                memory_limit=memory_limit)
         result.out = out
+        result.kept = replacement.kept
         result.report = report
         return result
 
 
-def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-               step: Step | None = None) -> BuildResult:
-    """Write every artefact of the release into the empty ``folder``."""
-    import duckdb
+@contextlib.contextmanager
+def _out_of_memory(limit: str | None) -> Iterator[None]:
+    """DuckDB's out-of-memory error as a one-line usage error that names the cap."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "OutOfMemoryException":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(f"DuckDB ran out of memory under --memory-limit {limit}: {first}; "
+                         "give it more (e.g. --memory-limit 4GB) or free space in TMPDIR") from None
 
-    from datapkg.dictionary import collect, to_html, to_markdown
+
+def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
+               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
+    """Write every artefact of the release into the empty ``folder``.
+
+    The zip (deflate, one core) is written in a thread while DuckDB writes the Parquet files and
+    the dictionary reads the database: on two cores the two overlap.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from datapkg.duckdb_file import write_database
-    from datapkg.loader import resource_schema
 
     step = step or (lambda _msg: None)
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
-    info = write_database(db_path, root, descriptor_name, descriptor, step=step)  # byte-reproducible
-    step("writing Parquet")
-    (folder / "parquet").mkdir()
-    con = duckdb.connect(str(db_path), read_only=True, config={"threads": 1})
+    info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
+                          threads=THREADS)  # byte-reproducible
+    config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
+    step("writing Parquet, the release zip and the data dictionary")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpkg-zip") as pool:
+        zipped = pool.submit(zip_package, root, descriptor, named_files(root, descriptor, info.text_files),
+                             folder / zip_name)
+        _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
+        _write_dictionary(folder, db_path, root, descriptor, info, config)
+        zipped.result()
+    step("writing SHA256SUMS")
+    sums = write_sums(folder)
+    artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
+    finish_folder(folder, descriptor)
+    return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
+                       views=[v.name for v in info.views], warnings=list(info.warnings))
+
+
+def _write_parquet(db_path: Path, folder: Path, tables: list[str], config: dict[str, Any]) -> None:
+    """One zstd Parquet file per table of the database ``db_path``, in ``folder``."""
+    import duckdb
+
+    folder.mkdir()
+    con = lock_down(duckdb.connect(str(db_path), read_only=True, config=config), directories=[folder])
     try:
-        for name in sorted(info.tables):
+        for name in tables:
             if "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
                 raise UsageError(f"resource name {name!r} cannot be a Parquet file name (no '/', '\\' or leading '.')")
-            target = folder / "parquet" / f"{name}.parquet"
+            target = folder / f"{name}.parquet"
             con.execute(f'COPY (SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}") TO '
                         f"'{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
     finally:
         con.close()
-    step("writing the release zip")
-    files = named_files(root, descriptor, info.text_files)
-    zip_package(root, descriptor, files, folder / zip_name)
-    step("writing the data dictionary")
+
+
+def _write_dictionary(folder: Path, db_path: Path, root: Path, descriptor: dict[str, Any], info: Any,
+                      config: dict[str, Any]) -> None:
+    """dictionary.md and dictionary.html of the release."""
+    from datapkg.dictionary import collect, to_html, to_markdown
+    from datapkg.loader import resource_schema
+
     resources = [r for r in descriptor.get("resources") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)]
     schemas = {}
     for resource in resources:
@@ -125,12 +176,6 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
         except UsageError:
             schemas[resource["name"]] = {}
     paths = {r["name"]: ", ".join(resource_paths(r)) for r in resources}
-    model = collect(db_path, descriptor, schemas, info, paths)
+    model = collect(db_path, descriptor, schemas, info, paths, config)
     write_text(folder / "dictionary.md", to_markdown(model))
     write_text(folder / "dictionary.html", to_html(model))
-    step("writing SHA256SUMS")
-    sums = write_sums(folder)
-    artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
-    finish_folder(folder, descriptor)
-    return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
-                       views=[v.name for v in info.views], warnings=list(info.warnings))

@@ -11,22 +11,29 @@ of every input file (so ``dpkg query`` knows whether a database is up to date).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapkg.checks.files import sha256_of
 from datapkg.errors import UsageError
-from datapkg.package_source import check_relative_path, is_remote, resource_paths
+from datapkg.db_inputs import META_SCHEMA, content_key, descriptor_digest, input_files, manifest
+from datapkg.package_source import check_relative_path, is_local, resource_paths
+from datapkg.sandbox import lock_down
 
-META_SCHEMA = "_dpkg"
 TEXTS = "texts"
 #: 16 KiB blocks (DuckDB's default: 256 KiB) keep a small package's database small and quick to
 #: open; packages with more than SMALL_PACKAGE bytes of data keep DuckDB's default.
 SMALL_BLOCK_SIZE = 16384
 SMALL_PACKAGE = 32 << 20
+#: The storage format of the database file: the oldest that every DuckDB since 1.1 reads (DuckDB
+#: writes its newest by default, which older clients cannot open). No database identifier is
+#: written in this format (see :mod:`datapkg.duckdb_file`).
+STORAGE_VERSION = "v1.1.0"
+#: FSST (storage formats before 1.3) samples the strings it analyses at random, so two builds
+#: of the same table choose FSST or dictionary compression for different segments: off (about
+#: +4 % file size at 1M rows; formats from 1.3 on have DICT_FSST instead, which older clients lack).
+DISABLED_COMPRESSION = "fsst"
 LABEL_COLUMNS = ("summary_en", "about_en", "name_en", "title_en", "headline", "title", "name", "label", "description")
 
 
@@ -64,12 +71,6 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-# --- inputs and their content hashes --------------------------------------------------------
-
-def _local(path: Any) -> bool:
-    return isinstance(path, str) and bool(path) and not is_remote(path)
-
-
 def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
     """Resources whose table names files: a ``path`` and a ``sha256`` field (as ``articles`` has)."""
     out = []
@@ -78,45 +79,6 @@ def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
         if {"path", "sha256"} <= names:
             out.append(name)
     return out
-
-
-def input_files(root: Path, descriptor_name: str, descriptor: dict[str, Any], row_files: list[str]) -> list[str]:
-    """Package-relative files the database is made from: descriptor, data, schemas, dialects, row files."""
-    names = {descriptor_name, *row_files}
-    for resource in descriptor.get("resources") or []:
-        if not isinstance(resource, dict):
-            continue
-        names.update(p for p in resource_paths(resource) if _local(p))
-        for key in ("schema", "dialect"):
-            if _local(resource.get(key)):
-                names.add(resource[key])
-    return sorted(n for n in names if (root / n).is_file())
-
-
-def manifest(root: Path, files: list[str]) -> dict[str, str]:
-    """``{relative path: sha256}`` of ``files``."""
-    return {rel: sha256_of(root / rel) for rel in sorted(files)}
-
-
-def content_key(entries: dict[str, str]) -> str:
-    """One hash over a manifest (what a cache is keyed by)."""
-    return hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-
-
-def is_up_to_date(con: Any, root: Path, descriptor_name: str) -> bool:
-    """True when the database of ``con`` was made from exactly the files now at ``root``."""
-    try:
-        rows = con.execute(f"SELECT path, sha256 FROM {META_SCHEMA}.inputs").fetchall()
-    except Exception:  # noqa: BLE001 - not a dpkg database, or an older layout
-        return False
-    recorded = dict(rows)
-    if descriptor_name not in recorded:
-        return False
-    for rel, digest in recorded.items():
-        path = root / rel
-        if not path.is_file() or sha256_of(path) != digest:
-            return False
-    return True
 
 
 # --- schema to DDL ---------------------------------------------------------------------------
@@ -227,13 +189,15 @@ def table_ddl(name: str, schema: dict[str, Any], fields: list[dict[str, Any]], e
 
 def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[str], str, list[str]]]) -> None:
     """Copy the loaded rows into the output table, parents before children for self references."""
-    from datapkg.loader import ROW
+    from datapkg.loader import ROW, row_numbers_table
 
     cols = ", ".join(q(c) for c in columns)
     row = q(ROW)
     source = f"memory.main.{q(name)}"
     if not self_fks:
-        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source} ORDER BY {row}")
+        # a scan of the stage keeps the file's order (preserve_insertion_order): no sort to spill
+        order = f" ORDER BY {row}" if _exists(con, row_numbers_table(name)) else ""
+        con.execute(f"INSERT INTO out.main.{q(name)} SELECT {cols} FROM {source}{order}")
         return
     # DuckDB checks a foreign key against rows already in the table: insert in waves, parents first.
     con.execute("CREATE OR REPLACE TEMP TABLE __done (r BIGINT)")
@@ -255,6 +219,13 @@ def _insert(con: Any, name: str, columns: list[str], self_fks: list[tuple[list[s
         con.execute("DROP TABLE __done")
         raise _ConstraintFailure(f"{name}: {left} row(s) refer to themselves in a cycle or to keys that do not exist")
     con.execute("DROP TABLE __done")
+
+
+def _exists(con: Any, qualified: str) -> bool:
+    """True when the table ``schema."name"`` (as the loader names them) exists."""
+    schema, _, quoted = qualified.partition(".")
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                            [schema, quoted[1:-1].replace('""', '"')]).fetchone()[0])
 
 
 class _ConstraintFailure(Exception):
@@ -279,80 +250,107 @@ def _comment(con: Any, what: str, target: str, text: str) -> None:
 # --- the database -----------------------------------------------------------------------------
 
 def create_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-                    step: Callable[[str], None] | None = None) -> DatabaseInfo:
-    """Build the DuckDB database of the package at ``root`` into the new file ``target``."""
+                    step: Callable[[str], None] | None = None, memory_limit: str | None = None,
+                    threads: int = 1) -> DatabaseInfo:
+    """Build the DuckDB database of the package at ``root`` into the new file ``target``.
+
+    Each table is read once into an all-VARCHAR stage and written, typed and keyed, straight into
+    ``target`` (no typed copy in memory). ``memory_limit`` (DuckDB's syntax, e.g. ``"512MB"``)
+    caps DuckDB's buffers; the stage then spills to a temporary folder (``TMPDIR``), so memory
+    stays flat in the number of rows. The file is in storage format :data:`STORAGE_VERSION`.
+    """
+    import tempfile
+
     import duckdb
 
+    step = step or (lambda _msg: None)
+    with tempfile.TemporaryDirectory(prefix="dpkg-build-spill-") as spill:
+        config: dict[str, Any] = {"threads": threads, "temp_directory": spill, "preserve_insertion_order": True}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        con = duckdb.connect(config=config)
+        try:
+            con.execute(f"SET disabled_compression_methods = {lit(DISABLED_COMPRESSION)}")
+            return _create(con, target, root, descriptor_name, descriptor, step)
+        finally:
+            con.close()
+
+
+def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
+            step: Callable[[str], None]) -> DatabaseInfo:
     from datapkg.loader import UnsupportedResource, is_tabular, load_resource, resource_schema
 
-    step = step or (lambda _msg: None)
     info = DatabaseInfo()
-    con = duckdb.connect(config={"threads": 1})
-    try:
-        size = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
-                   for p in resource_paths(r) if _local(p) and (root / p).is_file())
-        options = f" (BLOCK_SIZE {SMALL_BLOCK_SIZE})" if size < SMALL_PACKAGE else ""
-        con.execute(f"ATTACH {lit(str(target))} AS out{options}")
-        loaded: dict[str, Any] = {}
-        resources = {r["name"]: r for r in descriptor.get("resources") or []
-                     if isinstance(r, dict) and isinstance(r.get("name"), str) and is_tabular(r)}
-        for name, resource in resources.items():
-            step(f"loading {name}")
-            try:
-                loaded[name] = load_resource(con, root, resource)
-            except UnsupportedResource as exc:
-                info.skipped[name] = str(exc)
-                info.warnings.append(f"resource '{name}' is not in the database: {exc}")
-        schemas = {name: resource_schema(root, resources[name]) for name in loaded}
-        names = list(loaded)
-        if TEXTS in names:
-            texts_name = f"{TEXTS}_files"
-        else:
-            texts_name = TEXTS
-        deps = {n: {ref for _, ref, _ in foreign_keys(n, schemas[n])} for n in names}
-        enforced: dict[str, list[tuple[str, ...]]] = {}
-        for name in _topological(names, deps):
-            step(f"writing table {name}")
-            table = loaded[name]
-            columns = [f["name"] for f in table.fields]
-            for level in range(4):
-                sql, described, used = table_ddl(name, schemas[name], table.fields, enforced, level)
-                try:
-                    con.execute(sql)
-                    _insert(con, name, columns, [fk for fk in used if fk[1] == name])
-                    break
-                except (duckdb.Error, _ConstraintFailure) as exc:
-                    con.execute(f"DROP TABLE IF EXISTS out.main.{q(name)}")
-                    if level == 3:
-                        raise
-                    message = str(exc).strip().splitlines()[0]
-                    info.warnings.append(f"table {name}: constraints relaxed ({['CHECK', 'FOREIGN KEY', 'all keys'][level]} "
-                                         f"dropped) because the data breaks them: {message}")
-            info.constraints[name] = described
-            info.tables[name] = table.rows
-            _comment(con, "TABLE", f"out.main.{q(name)}", _describe(resources[name]))
-            for fld in table.fields:
-                _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}",
-                         _describe(fld) or f"{fld['name']} ({fld.get('type', 'string')}; no description in the schema)")
-        step("loading texts")
-        _load_texts(con, root, schemas, texts_name, info)
-        step("creating views")
-        _create_views(con, schemas, info)
-        step("recording inputs")
-        files = input_files(root, descriptor_name, descriptor, info.text_files)
-        entries = manifest(root, files)
-        con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
-        con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
-        con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
-        con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
-                        [("content_key", content_key(entries)), ("package", str(descriptor.get("name") or "")),
-                         ("version", str(descriptor.get("version") or ""))])
-        con.execute("CHECKPOINT out")
-        con.execute("DETACH out")
-    finally:
-        con.close()
+    size = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
+               for p in resource_paths(r) if is_local(p) and (root / p).is_file())
+    options = f"STORAGE_VERSION {lit(STORAGE_VERSION)}" + (f", BLOCK_SIZE {SMALL_BLOCK_SIZE}" if size < SMALL_PACKAGE else "")
+    con.execute(f"ATTACH {lit(str(target))} AS out ({options})")
+    loaded: dict[str, Any] = {}
+    resources = {r["name"]: r for r in descriptor.get("resources") or []
+                 if isinstance(r, dict) and isinstance(r.get("name"), str) and is_tabular(r)}
+    for name, resource in resources.items():
+        step(f"loading {name}")
+        try:
+            loaded[name] = load_resource(con, root, resource, lazy=True)
+        except UnsupportedResource as exc:
+            info.skipped[name] = str(exc)
+            info.warnings.append(f"resource '{name}' is not in the database: {exc}")
+    schemas = {name: resource_schema(root, resources[name]) for name in loaded}
+    texts_name = f"{TEXTS}_files" if TEXTS in loaded else TEXTS
+    con.execute("SET threads = 1")  # the writes: with more threads DuckDB lays the file out differently each time
+    lock_down(con)  # the package's files are read: the SQL built from its strings runs sandboxed
+    _write_tables(con, loaded, schemas, resources, info, step)
+    step("loading texts")
+    _load_texts(con, root, schemas, texts_name, info)
+    step("creating views")
+    _create_views(con, schemas, info)
+    step("recording inputs")
+    files = input_files(root, descriptor_name, descriptor, info.text_files)
+    entries = manifest(root, [f for f in files if f != descriptor_name])  # the descriptor: by its digest
+    con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
+    con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
+    con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))
+    con.execute(f"CREATE TABLE out.{META_SCHEMA}.info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.executemany(f"INSERT INTO out.{META_SCHEMA}.info VALUES (?, ?)",
+                    [("content_key", content_key(entries, descriptor)), ("descriptor", descriptor_digest(descriptor)),
+                     ("package", str(descriptor.get("name") or "")),
+                     ("version", str(descriptor.get("version") or ""))])
+    con.execute("CHECKPOINT out")
+    con.execute("DETACH out")
     return info
+
+
+def _write_tables(con: Any, loaded: dict[str, Any], schemas: dict[str, dict[str, Any]], resources: dict[str, Any],
+                  info: DatabaseInfo, step: Callable[[str], None]) -> None:
+    """Each loaded table into ``out``, referenced tables first, with every constraint its data keeps."""
+    import duckdb
+
+    names = list(loaded)
+    deps = {n: {ref for _, ref, _ in foreign_keys(n, schemas[n])} for n in names}
+    enforced: dict[str, list[tuple[str, ...]]] = {}
+    for name in _topological(names, deps):
+        step(f"writing table {name}")
+        table = loaded[name]
+        columns = [f["name"] for f in table.fields]
+        for level in range(4):
+            sql, described, used = table_ddl(name, schemas[name], table.fields, enforced, level)
+            try:
+                con.execute(sql)
+                _insert(con, name, columns, [fk for fk in used if fk[1] == name])
+                break
+            except (duckdb.Error, _ConstraintFailure) as exc:
+                con.execute(f"DROP TABLE IF EXISTS out.main.{q(name)}")
+                if level == 3:
+                    raise
+                message = str(exc).strip().splitlines()[0]
+                info.warnings.append(f"table {name}: constraints relaxed ({['CHECK', 'FOREIGN KEY', 'all keys'][level]} "
+                                     f"dropped) because the data breaks them: {message}")
+        info.constraints[name] = described
+        info.tables[name] = table.rows
+        _comment(con, "TABLE", f"out.main.{q(name)}", _describe(resources[name]))
+        for fld in table.fields:
+            _comment(con, "COLUMN", f"out.main.{q(name)}.{q(fld['name'])}",
+                     _describe(fld) or f"{fld['name']} ({fld.get('type', 'string')}; no description in the schema)")
 
 
 def _load_texts(con: Any, root: Path, schemas: dict[str, dict[str, Any]], name: str, info: DatabaseInfo) -> None:

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.database import DatabaseInfo, foreign_keys, key_list, q
+from datapkg.sandbox import SANDBOX_CONFIG
 
 EXAMPLES = 3
+EXAMPLE_SCAN = 10_000
 EXAMPLE_WIDTH = 60
 CONSTRAINT_ORDER = ("required", "unique", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum",
                     "exclusiveMaximum", "minLength", "maxLength")
@@ -45,13 +47,17 @@ def _constraints(fld: dict[str, Any], pk: list[str]) -> list[str]:
 
 
 def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[str, Any]], info: DatabaseInfo,
-            files: dict[str, str]) -> dict[str, Any]:
-    """The dictionary's content as plain data (resources, views, texts, per-source fact counts)."""
+            files: dict[str, str], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dictionary's content as plain data (resources, views, texts, per-source fact counts).
+
+    A field's examples are its first distinct values among its first :data:`EXAMPLE_SCAN`
+    non-null values (the cost does not grow with the table). ``config``: DuckDB's settings
+    (the build's memory cap and threads)."""
     import duckdb
 
     from datapkg.loader import duckdb_type
 
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = duckdb.connect(str(db_path), read_only=True, config={**(config or {}), **SANDBOX_CONFIG})
     try:
         incoming: dict[str, list[str]] = {}
         for name, schema in schemas.items():
@@ -83,8 +89,9 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
                 if name in info.tables:
                     col = q(fld["name"])
                     examples = [_cut(v) for (v,) in con.execute(
-                        f"SELECT CAST(v AS VARCHAR) FROM (SELECT {col} AS v, min(rowid) AS r FROM {q(name)} "
-                        f"WHERE {col} IS NOT NULL GROUP BY ALL) ORDER BY r LIMIT {EXAMPLES}").fetchall()]
+                        f"SELECT CAST(v AS VARCHAR) FROM (SELECT v, min(r) AS r FROM (SELECT {col} AS v, rowid AS r "
+                        f"FROM {q(name)} WHERE {col} IS NOT NULL LIMIT {EXAMPLE_SCAN}) GROUP BY ALL) "
+                        f"ORDER BY r LIMIT {EXAMPLES}").fetchall()]
                 kind = fld.get("type", "string") + (f"<{fld['itemType']}>" if fld.get("type") == "list" else "")
                 entry["fields"].append({
                     "name": fld["name"], "title": fld.get("title") or "", "type": kind, "sql_type": duckdb_type(fld),

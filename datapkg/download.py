@@ -9,7 +9,9 @@ the target as it was. The target ends up as a package folder that ``dpkg validat
     DIR/release/SHA256SUMS + artefacts              (folder sources) everything SHA256SUMS lists
 
 HTTP transfers resume with a Range request after a dropped connection (or restart from zero when
-the server ignores Range), retry with exponential backoff and have connect and read timeouts.
+the server ignores Range), retry with exponential backoff and have connect and read timeouts, a
+minimum rate (``min_rate`` bytes/s over every ``read_timeout`` period: a server that trickles
+bytes is given up) and an overall deadline for the whole transfer (``timeout``).
 When a run ends before a file is complete (retries used up, Ctrl-C), the bytes received are kept
 outside DIR, in the user's cache (:func:`partial_dir`), if the server can resume them (it accepts
 ranges and gave an ETag or Last-Modified); the next run of the same URL resumes from there with
@@ -22,7 +24,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -34,10 +35,11 @@ from urllib.parse import quote, unquote, urljoin, urlparse
 from urllib.request import url2pathname
 
 from datapkg import safezip, verify
-from datapkg.atomic import replace_dir, write_text
+from datapkg.atomic import write_text
 from datapkg.checks.files import sha256_of
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES, open_package
+from datapkg.owned_dir import DOWNLOAD, check_owned, replace_owned_dir
 from datapkg.report import Finding, Report
 
 if TYPE_CHECKING:  # httpx is imported only when a URL is fetched
@@ -60,6 +62,8 @@ class Options:
     max_redirects: int = 10
     limits: safezip.Limits | None = None  #: zip caps (default: :func:`datapkg.safezip.default_limits`)
     resume: bool = True             #: keep an unfinished file between runs and resume it (else start over)
+    timeout: float = 3600.0         #: seconds for the whole transfer (every file, retries and waits included)
+    min_rate: int = 1024            #: bytes/s a response must average over each read_timeout period
 
 
 class Progress(Protocol):
@@ -108,13 +112,15 @@ class Result:
     warnings: list[Finding] = field(default_factory=list)
     transfers: Transfers = field(default_factory=Transfers)
     seconds: float = 0.0
+    kept: list[str] = field(default_factory=list)  #: files in DIR that the release did not write, kept
+
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": True, "dir": str(self.dir), "source": self.source, "package": self.package,
             "version": self.version, "zip": f"{verify.RELEASE_DIR}/{self.zip}", "artefacts": self.artefacts,
             "resources": self.resources, "warnings": [w.to_dict() for w in self.warnings],
-            "transfers": self.transfers.__dict__, "seconds": self.seconds,
+            "transfers": self.transfers.__dict__, "seconds": self.seconds, "kept": self.kept,
         }
 
 
@@ -133,12 +139,10 @@ class _GaveUp(UsageError):
 # --------------------------------------------------------------------------- kept between runs
 
 def partial_dir() -> Path:
-    """Where unfinished HTTP downloads wait for the next run: ``$DPKG_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/dpkg/partial``, else ``~/.cache/dpkg/partial``."""
-    if os.environ.get("DPKG_CACHE_DIR"):
-        return Path(os.environ["DPKG_CACHE_DIR"])
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "dpkg" / "partial"
+    """Where unfinished HTTP downloads wait for the next run (see :func:`datapkg.user_cache.user_cache_dir`)."""
+    from datapkg.user_cache import user_cache_dir
+
+    return user_cache_dir("partial")
 
 
 class _Kept:
@@ -228,6 +232,7 @@ class _HttpSource(_Source):
         self.options, self.progress, self.transfers = options, progress, transfers
         timeout = httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
                                 write=options.read_timeout, pool=options.connect_timeout)
+        self.deadline = time.monotonic() + options.timeout
         self.client = httpx.Client(timeout=timeout, follow_redirects=False,
                                    headers={"User-Agent": f"dpkg/{__version__}", "Accept-Encoding": "identity"})
 
@@ -245,7 +250,11 @@ class _HttpSource(_Source):
         current = httpx.URL(url)
         for _ in range(self.options.max_redirects + 1):
             self.transfers.requests += 1
-            response = self.client.send(self.client.build_request("GET", current, headers=headers), stream=True)
+            left = self._left(url)
+            timeout = httpx.Timeout(connect=min(self.options.connect_timeout, left), read=min(self.options.read_timeout, left),
+                                    write=min(self.options.read_timeout, left), pool=min(self.options.connect_timeout, left))
+            request = self.client.build_request("GET", current, headers=headers, timeout=timeout)
+            response = self.client.send(request, stream=True)
             if not (response.is_redirect and "location" in response.headers):
                 try:
                     yield response
@@ -261,6 +270,14 @@ class _HttpSource(_Source):
             if current.scheme not in HTTP_SCHEMES:
                 raise UsageError(f"{url}: redirect to {location!r} refused: only http and https are followed")
         raise UsageError(f"{url}: more than {self.options.max_redirects} redirects")
+
+    def _left(self, url: str) -> float:
+        """Seconds left before the overall deadline; past it, :class:`_GaveUp` (one line, exit 2)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _GaveUp(f"{url}: the download did not finish within {self.options.timeout:g} s "
+                          "(--timeout; raise it for a slow connection)")
+        return left
 
     def fetch(self, rel: str, target: Path) -> None:
         """Download ``rel`` into ``target``, resuming or restarting after a failure (and from the
@@ -309,7 +326,8 @@ class _HttpSource(_Source):
                 delay = min(max(options.backoff * 2 ** (failures - 1), getattr(exc, "wait", 0.0)), 30.0)
                 self.transfers.retries += 1
                 self.progress.note(f"{rel}: {reason}; retrying in {delay:g} s (at byte {reached})")
-                time.sleep(delay)
+                time.sleep(min(delay, self._left(url)))
+                self._left(url)
             except OSError as exc:
                 raise UsageError(f"cannot write {target.name}: {exc.strerror or exc}") from None
 
@@ -355,6 +373,7 @@ class _HttpSource(_Source):
             if total is not None and total > self.options.max_bytes:
                 raise UsageError(f"{url}: {total} bytes, over the cap of {self.options.max_bytes}")
             self.progress.start(rel, total, have)
+            rate = _RateGuard(url, self.options)
             with target.open(mode) as sink:
                 for chunk in response.iter_raw():  # unbuffered: a cut-off keeps every byte received
                     have += len(chunk)
@@ -363,6 +382,8 @@ class _HttpSource(_Source):
                     sink.write(chunk)
                     self.transfers.bytes_received += len(chunk)
                     self.progress.advance(len(chunk))
+                    self._left(url)
+                    rate.add(len(chunk))
             if total is not None and have < total:
                 raise _Retry(f"connection closed at byte {have} of {total}")
 
@@ -378,6 +399,25 @@ class _HttpSource(_Source):
         if isinstance(exc, httpx.RemoteProtocolError):
             return f"connection closed early ({exc})"
         return str(exc) or type(exc).__name__
+
+
+class _RateGuard:
+    """Gives up (:class:`_GaveUp`) a response that averages less than ``min_rate`` bytes/s over a
+    ``read_timeout`` period: a server that trickles a byte now and then never trips the read timeout."""
+
+    def __init__(self, url: str, options: Options) -> None:
+        self.url, self.options = url, options
+        self.start, self.bytes = time.monotonic(), 0
+
+    def add(self, size: int) -> None:
+        self.bytes += size
+        elapsed = time.monotonic() - self.start
+        if elapsed < self.options.read_timeout:
+            return
+        if self.bytes < self.options.min_rate * elapsed:
+            raise _GaveUp(f"{self.url}: {self.bytes / elapsed:.0f} bytes/s over {elapsed:.1f} s, below the minimum of "
+                          f"{self.options.min_rate} bytes/s (--min-rate; lower it for a slow connection)")
+        self.start, self.bytes = time.monotonic(), 0
 
 
 def _range_start(content_range: str) -> int | None:
@@ -477,12 +517,7 @@ def _check_target(target: Path) -> None:
     """Refuse to replace anything but a missing/empty folder or an earlier download (never the working folder)."""
     if target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
         raise UsageError(f"{target} is the working folder or holds it; name a folder to create or replace")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()):
-        earlier = (target / verify.RELEASE_DIR).is_dir() and any((target / n).is_file() for n in DESCRIPTOR_NAMES)
-        if not earlier:
-            raise UsageError(f"{target} is not empty and holds no earlier download; choose a new or empty folder")
+    check_owned(target, DOWNLOAD, "--to")
 
 
 # --------------------------------------------------------------------------- download
@@ -508,9 +543,10 @@ def download(source: str, to: str | Path | None = None, options: Options | None 
         target = probe if probe is not None else default_dir(plan.zip)
         if probe is None:
             _check_target(target)
-        with replace_dir(target) as tmp:
-            result = _fill(tmp, plan, source, options, transfers)
+        with replace_owned_dir(target, DOWNLOAD, "--to") as replacement:
+            result = _fill(replacement.tmp, plan, source, options, transfers)
         result.dir = target
+        result.kept = replacement.kept
     finally:
         plan.source.close()
     result.seconds = round(time.perf_counter() - started, 3)

@@ -35,9 +35,12 @@ deterministically, for two reasons, both read from its source (``github.com/duck
    first database headers still holds it at offset 124 of the header at 8192 (4096 too, until
    a checkpoint rewrites that one). It is the salt of an encrypted database and what a WAL file
    is matched against (``wal_replay.cpp``); there is no setting for it other than an older
-   storage version (``STORAGE_VERSION 'v1.3.0'`` writes zeros), which would give up the newer
-   format. :func:`normalise_identifier` replaces it by the first 16 bytes of a SHA-256 over the
-   rest of the file (so different databases keep different identifiers) and recomputes the
+   storage version (``STORAGE_VERSION 'v1.3.0'`` and older write zeros). The release is written in storage format v1.1.0 (``datapkg.database.STORAGE_VERSION``,
+   version number 64) so that DuckDB 1.1 and later can open it: there the identifier is 16 zero
+   bytes, and the main header ends after the two version strings (DuckDB's library version and
+   git hash, fixed for one DuckDB release) with zeros. :func:`normalise_identifier` then changes
+   nothing; for a database in a newer format it replaces the identifier by the first 16 bytes
+   of a SHA-256 over the rest of the file (so different databases keep different identifiers) and recomputes the
    header checksums with DuckDB's own algorithm (``common/checksum.cpp``, :func:`checksum`). It
    checks the layout first (magic bytes, the stored checksums, not encrypted, no WAL) and fails
    rather than guess; the patched file is reopened with DuckDB, which verifies every header
@@ -55,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.atomic import replace_file
+from datapkg.sandbox import SANDBOX_CONFIG
 
 HEADER_SIZE = 4096                 # Storage::FILE_HEADER_SIZE: main header, then database headers 1 and 2
 HEADERS = (0, HEADER_SIZE, 2 * HEADER_SIZE)
@@ -62,6 +66,7 @@ CHECKSUM_SIZE = 8                  # Storage::DEFAULT_BLOCK_HEADER_SIZE: a block
 MAGIC = b"DUCK"                    # MainHeader::MAGIC_BYTES, after the checksum
 IDENTIFIER_OFFSET = 124            # 8 + 4 + 8 + 4*8 + 2*32 + 8
 IDENTIFIER_LEN = 16                # MainHeader::DB_IDENTIFIER_LEN
+VERSION_OFFSET = 12                # 8 checksum + 4 magic: MainHeader::version_number
 FLAGS_OFFSET = 20                  # 8 checksum + 4 magic + 8 version number
 ENCRYPTED_FLAG = 1                 # MainHeader::ENCRYPTED_DATABASE_FLAG in flags[0]
 IDENTIFIER_DOMAIN = b"dpkg: DuckDB database identifier, v1\0"
@@ -89,6 +94,16 @@ def checksum(data: bytes) -> int:
     for (word,) in struct.iter_unpack("<Q", data):
         result ^= (word * 0xBF58476D1CE4E5B9) & MASK
     return result
+
+
+def storage_version_number(path: Path) -> int:
+    """The storage version number in the main header of the DuckDB file ``path`` (64 for the
+    formats of DuckDB 1.0 and 1.1, which every DuckDB since reads; 67 and up for 1.4 and later)."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(VERSION_OFFSET + 8)
+    if len(head) < VERSION_OFFSET + 8 or head[CHECKSUM_SIZE:CHECKSUM_SIZE + len(MAGIC)] != MAGIC:
+        raise LayoutError(f"{path}: not a DuckDB database file")
+    return struct.unpack_from("<Q", head, VERSION_OFFSET)[0]
 
 
 def _stored(headers: bytearray, start: int) -> int:
@@ -159,7 +174,7 @@ def _verify(path: Path) -> None:
     """Open ``path`` with DuckDB (which checks every header checksum) and read its catalog."""
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config=SANDBOX_CONFIG)
     try:
         con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
     finally:
@@ -177,7 +192,8 @@ def writer_env() -> dict[str, str]:
 
 
 def write_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-                   step: Callable[[str], None] | None = None) -> Any:
+                   step: Callable[[str], None] | None = None, memory_limit: str | None = None,
+                   threads: int = 1) -> Any:
     """:func:`datapkg.database.create_database`, reproducibly: in a fresh process whose DuckDB
     allocations start as zeros (:mod:`datapkg.isolated`), then :func:`normalise_identifier`.
     Returns its ``DatabaseInfo``; an exception of the writer is raised here again."""
@@ -185,6 +201,7 @@ def write_database(target: Path, root: Path, descriptor_name: str, descriptor: d
     from datapkg.database import create_database
 
     info = isolated.call(create_database, Path(target), Path(root), descriptor_name, descriptor,
+                         memory_limit=memory_limit, threads=threads,
                          env=writer_env(), step=step or (lambda _message: None))
     normalise_identifier(Path(target))
     return info

@@ -360,6 +360,12 @@ def raw_table(name: str) -> str:
     return f"{RAW_SCHEMA}.{quote_ident(name)}"
 
 
+def row_numbers_table(name: str) -> str:
+    """``raw."<name>#rows"``: (stage record, frictionless row number), only when the file has blank
+    or comment lines; without it a lazy table's rows come out in row order by themselves."""
+    return f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
+
+
 def blank_lines_table(name: str) -> str:
     """``raw."<name>#blank"``: the row numbers of the file's blank lines (lazy loads keep it when
     the file has any); DuckDB skips those lines, frictionless counts them as blank rows."""
@@ -392,7 +398,7 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     if not path.is_file():
         raise LoadError(f"{rel}: the file does not exist", "scheme-error")
     stage = _stage_name(name)
-    numbers_table = f"{RAW_SCHEMA}.{quote_ident(name + '#rows')}"
+    numbers_table = row_numbers_table(name)
     blank_table = blank_lines_table(name)
     extra_table = extra_cells_table(name)
     with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:

@@ -56,6 +56,16 @@ def is_remote(path: str) -> bool:
     return urlparse(path).scheme.lower() in REMOTE_SCHEMES
 
 
+def is_local(path: Any) -> bool:
+    """True for a non-empty path string that is not a URL."""
+    return isinstance(path, str) and bool(path) and not is_remote(path)
+
+
+def json_value(value: Any) -> Any:
+    """Dates and times a YAML descriptor holds as such, in ISO 8601 (anything else as text): ``json.dumps``' default."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def path_escape(path: str) -> str | None:
     """Why ``path`` would leave the folder it is relative to: ``"absolute"``, ``"climbs"`` (a ``..``
     part) or None when it stays inside. Backslashes count as separators, ``C:`` as absolute."""
@@ -176,8 +186,21 @@ def _extract_zip(path: Path) -> tuple[Path, Path]:
     raise UsageError(f"{path.name} holds no datapackage.json at its root")
 
 
+def release_zip(folder: Path) -> Path | None:
+    """The package zip of a release folder (``SHA256SUMS`` listing exactly one ``.zip``), else None."""
+    try:
+        lines = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    zips = [line.split(None, 1)[1].lstrip("*") for line in lines
+            if len(line.split(None, 1)) == 2 and line.rstrip().lower().endswith(".zip")]
+    if len(zips) != 1 or "/" in zips[0] or not (folder / zips[0]).is_file():
+        return None
+    return folder / zips[0]
+
+
 def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
-    """Resolve ``path`` (folder, descriptor file or zip) into a checked :class:`PackageSource`."""
+    """Resolve ``path`` (folder, descriptor file, zip, or a release folder: its zip) into a checked :class:`PackageSource`."""
     text = str(path)
     if is_remote(text):
         raise UsageError(f"{text} is a URL; download it first with 'dpkg download'")
@@ -185,6 +208,8 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     if not target.exists():
         raise UsageError(f"{text}: no such file or folder")
     tmpdir = None
+    if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES) and release_zip(target):
+        target = release_zip(target)  # a release folder (dpkg build's output): its package is its zip
     if target.is_dir():
         descriptor_path = _find_descriptor(target)
         root = target

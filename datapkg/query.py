@@ -1,9 +1,10 @@
 """``dpkg query`` and ``dpkg tables``: read-only SQL over a package's DuckDB database.
 
-The database is the built one (``dist/<name>.duckdb``) when it was made from exactly the files
-now in the package, else a cached one (``.dpkg-cache/<name>.duckdb`` beside the package, or
-``$DPKG_CACHE_DIR``) that is rebuilt when any input file's content hash changes. Both record
-the sha256 of every input file in their ``_dpkg.inputs`` table.
+The database is the built one (``dist/<name>.duckdb``, or ``release/`` in a downloaded
+release) when it was made from exactly the content now in the package, else one in the user's
+cache (``$DPKG_CACHE_DIR``, else ``~/.cache/dpkg/query``), keyed by the package's content
+(:mod:`datapkg.db_inputs`). A ``.duckdb`` file or a release folder is used as it is. Reading
+never writes into the package or beside it.
 
 This module is on the fast path of ``dpkg query``: it imports neither frictionless nor Great
 Expectations, and builds a database (which loads more) only when no up-to-date one exists.
@@ -16,7 +17,7 @@ import datetime as dt
 import decimal
 import io
 import json
-import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +25,17 @@ from typing import Any, TextIO
 
 from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
+from datapkg.package_source import DESCRIPTOR_NAMES
+from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
 #: Statement types a read-only query may run (SHOW/DESCRIBE/SUMMARIZE parse as SELECT).
 ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
-CACHE_DIR = ".dpkg-cache"
+#: Query caches kept in the user's cache folder (the newest; older ones are deleted when one is built).
+CACHE_KEEP = 16
+CACHE_NAME = re.compile(r"[0-9a-f]{32}-.+\.duckdb")
 BATCH = 10_000
-READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+READ_ONLY_CONFIG = SANDBOX_CONFIG
 
 
 @dataclass
@@ -76,78 +81,119 @@ def _db_name(descriptor: dict[str, Any]) -> str:
     return artefact_names(descriptor)[0]
 
 
-def _cache_dirs(root: Path, origin: Path) -> list[Path]:
-    env = os.environ.get("DPKG_CACHE_DIR")
-    if env:
-        return [Path(env)]
-    base = origin.parent if origin.is_file() else root
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dpkg"
-    import hashlib
-
-    return [base / CACHE_DIR, home / hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:16]]
+def is_database_file(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (its header's magic bytes, not its name)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
 
 
-def _open_if_current(db: Path, root: Path, descriptor_name: str) -> Any | None:
-    """A read-only connection to ``db`` when it was made from the files now at ``root``, else None."""
+def release_database(folder: Path) -> Path | None:
+    """The database of a release folder (``dpkg build``'s output: SHA256SUMS and one ``.duckdb``), else None."""
+    if not folder.is_dir() or not (folder / "SHA256SUMS").is_file():
+        return None
+    found = [p for p in folder.glob("*.duckdb") if p.is_file()]
+    return found[0] if len(found) == 1 else None
+
+
+def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any]) -> Any | None:
+    """A read-only connection to ``db`` when it was made from the package now at ``root``, else None."""
     import duckdb
 
-    from datapkg.database import is_up_to_date
+    from datapkg.db_inputs import is_up_to_date
 
     try:
         con = duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error:
         return None
-    if is_up_to_date(con, root, descriptor_name):
+    if is_up_to_date(con, root, descriptor):
         return con
     con.close()
     return None
 
 
-def _rebuild(folder: Path, name: str, root: Path, descriptor_name: str, descriptor: dict[str, Any],
-             step: Callable[[str], None]) -> Path:
-    """Build the database into ``folder/name`` through a temporary file (atomic replace)."""
+def _release_candidates(root: Path, origin: Path, dist: Iterable[Path] | None, name: str) -> list[Path]:
+    """Built databases that may belong to the package: ``--dist`` folders, else ``dist/`` and
+    ``release/`` (a download) in the package, the folder beside a zip, and ``dist/`` here."""
+    folders = list(dist) if dist is not None else [root / "dist", root / "release", origin.parent, Path("dist")]
+    seen: dict[Path, None] = {}
+    for folder in folders:
+        db = (folder / name).resolve()
+        if db.is_file():
+            seen.setdefault(db)
+    return list(seen)
+
+
+def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: str,
+            step: Callable[[str], None]) -> tuple[Any, Path]:
+    """The package's database in the user's cache, keyed by content (built first when missing or stale)."""
+    from datapkg.db_inputs import cache_key
+    from datapkg.user_cache import user_cache_dir
+
+    folder = user_cache_dir("query")
+    db = folder / f"{cache_key(root, descriptor_name, descriptor)[:32]}-{name}"
+    if db.is_file():
+        con = _open_if_current(db, root, descriptor)
+        if con is not None:
+            return con, db
+    step("building the query cache")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _rebuild(db, root, descriptor_name, descriptor, step)
+    except OSError as exc:
+        if not isinstance(exc, PermissionError) and exc.filename is None:
+            raise
+        raise UsageError(f"cannot write the query cache in {folder}: {exc.strerror or exc}; "
+                         "set DPKG_CACHE_DIR to a writable folder") from None
+    _prune(folder)
+    return connect(db), db
+
+
+def _prune(folder: Path) -> None:
+    """Keep the CACHE_KEEP newest query caches dpkg wrote in ``folder``; delete older ones."""
+    mine = [p for p in folder.glob("*.duckdb") if CACHE_NAME.fullmatch(p.name)]
+    mine.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in mine[CACHE_KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+def _rebuild(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
+             step: Callable[[str], None]) -> None:
+    """Build the database into ``target`` through a temporary file (atomic replace)."""
     from datapkg.database import create_database
 
-    with replace_file(folder / name, companions=(".wal",)) as tmp:
+    with replace_file(target, companions=(".wal",)) as tmp:
         create_database(tmp, root, descriptor_name, descriptor, step=step)
-    return folder / name
 
 
 def open_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,
                   step: Callable[[str], None] | None = None) -> tuple[Any, Path, str]:
-    """(read-only connection, database file, ``"build"`` or ``"cache"``) for the package at ``path``.
+    """(read-only connection, database file, kind) for what ``path`` names.
 
-    Uses the built database when it is up to date, else the cache, rebuilt first when stale.
+    ``path`` is a package (folder, descriptor, zip), a release folder or a ``.duckdb`` file.
+    Kinds: ``"database"`` (the file given), ``"release"`` (a release folder's database),
+    ``"build"`` (a built database made from exactly this package's content), ``"cache"``
+    (one in the user's cache directory, built first when missing). Nothing is ever written
+    into the package or beside it.
     """
     from datapkg.package_source import open_package
 
-    step = step or (lambda _msg: None)
+    target = Path(str(path))
+    if target.is_file() and is_database_file(target):
+        return connect(target), target, "database"
+    release = release_database(target) if dist is None else None
+    if release is not None and not any((target / n).is_file() for n in DESCRIPTOR_NAMES):
+        return connect(release), release, "release"
     with open_package(path) as source:
         name = _db_name(source.descriptor)
-        folders = list(dist) if dist is not None else [source.root / "dist", Path("dist")]
-        seen: set[Path] = set()
-        for folder in folders:
-            db = (folder / name).resolve()
-            if db in seen or not db.is_file():
-                continue
-            seen.add(db)
-            con = _open_if_current(db, source.root, source.descriptor_name)
+        for db in _release_candidates(source.root, target.resolve(), dist, name):
+            con = _open_if_current(db, source.root, source.descriptor)
             if con is not None:
                 return con, db, "build"
-        errors = []
-        for folder in _cache_dirs(source.root, Path(str(path))):
-            db = folder / name
-            con = _open_if_current(db, source.root, source.descriptor_name) if db.is_file() else None
-            if con is not None:
-                return con, db, "cache"
-            try:
-                step("building the query cache")
-                db = _rebuild(folder, name, source.root, source.descriptor_name, source.descriptor, step)
-            except PermissionError as exc:
-                errors.append(f"{folder}: {exc.strerror}")
-                continue
-            return connect(db), db, "cache"
-        raise UsageError(f"cannot write a query cache ({'; '.join(errors)}); set DPKG_CACHE_DIR to a writable folder")
+        con, db = _cached(source.root, source.descriptor_name, source.descriptor, name, step or (lambda _msg: None))
+        return con, db, "cache"
 
 
 # --- running SQL ------------------------------------------------------------------------------
@@ -188,22 +234,49 @@ def run_sql(con: Any, sql: str) -> Result:
         for statement in statements:
             cursor = con.execute(statement.query)
         description = cursor.description or []
+    except duckdb.CatalogException as exc:
+        message = one_line(exc)
+        if "does not exist" in message and ("Table with name" in message or "View with name" in message):
+            message += f" (the database has: {', '.join(table_names(con))})"
+        raise UsageError(message) from None
     except duckdb.Error as exc:
         raise UsageError(one_line(exc)) from None
     return Result([d[0] for d in description], [str(d[1]) for d in description], cursor if description else None)
 
 
-def schema_listing(con: Any) -> Result:
-    """Tables and views with their columns, types and comments (the ``_dpkg`` bookkeeping hidden)."""
+def table_names(con: Any) -> list[str]:
+    """The tables and views an analyst sees (schema ``main``; the ``_dpkg`` bookkeeping hidden)."""
+    sql = """SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'
+             UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal ORDER BY 1"""
+    return [row[0] for row in con.execute(sql).fetchall()]
+
+
+def unknown_table(name: str, con: Any) -> UsageError:
+    """The error for a table that does not exist: it lists the ones that do."""
+    known = table_names(con)
+    hint = f" (to list the tables of the package at {name}, use -p {name})" if Path(name).exists() else ""
+    return UsageError(f"no table or view named {name!r}{hint}; the database has: {', '.join(known) or '(nothing)'}")
+
+
+def schema_listing(con: Any, tables: Iterable[str] = ()) -> Result:
+    """Tables and views with their columns, types and comments (the ``_dpkg`` bookkeeping hidden).
+
+    With ``tables``, only those (each must exist: else :func:`unknown_table`).
+    """
+    wanted = list(tables)
+    known = set(table_names(con)) if wanted else set()
+    for name in wanted:
+        if name not in known:
+            raise unknown_table(name, con)
     sql = """
         SELECT o.name AS "table", o.kind, c.column_name AS "column", c.data_type AS type,
                NOT c.is_nullable AS not_null, coalesce(c.comment, '') AS comment, o.comment AS table_comment
         FROM (SELECT table_name AS name, 'table' AS kind, comment, schema_name FROM duckdb_tables()
               UNION ALL SELECT view_name, 'view', comment, schema_name FROM duckdb_views() WHERE NOT internal) o
         JOIN duckdb_columns() c ON c.table_name = o.name AND c.schema_name = o.schema_name
-        WHERE o.schema_name = 'main'
+        WHERE o.schema_name = 'main' AND (len($wanted) = 0 OR list_contains($wanted, o.name))
         ORDER BY o.kind, o.name, c.column_index"""
-    cursor = con.execute(sql)
+    cursor = con.execute(sql, {"wanted": wanted})
     return Result([d[0] for d in cursor.description], [str(d[1]) for d in cursor.description], None, cursor.fetchall())
 
 
@@ -240,7 +313,8 @@ def _text(value: Any) -> str:
 def write(result: Result, fmt: str, out: TextIO) -> None:
     """Write ``result`` to ``out`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``.
 
-    CSV, JSON and JSON Lines stream batch by batch; the two tables need every row for their widths.
+    CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
+    :mod:`datapkg.result_table` (rich), which shows the first rows and counts the rest.
     """
     import duckdb
 
@@ -274,25 +348,17 @@ def _write(result: Result, fmt: str, out: TextIO) -> None:
         for batch in result.batches():
             writer.writerows([_text(v) for v in row] for row in batch)
         return
-    cells = [[_text(v).replace("\r", " ").replace("\n", " ") for v in row] for row in result.rows]
     if fmt == "markdown":
         def esc(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|")
+            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
-        lines = ["| " + " | ".join(esc(c) for c in result.columns) + " |", "|" + "---|" * len(result.columns)]
-        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells]
-        out.write("\n".join(lines) + "\n")
+        out.write("| " + " | ".join(esc(c) for c in result.columns) + " |\n|" + "---|" * len(result.columns) + "\n")
+        for batch in result.batches():
+            out.writelines("| " + " | ".join(esc(_text(v)) for v in row) + " |\n" for row in batch)
         return
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
-    numeric = [t.upper() in {"BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"}
-               or t.upper().startswith("DECIMAL") for t in result.types]
+    from datapkg.result_table import write_table
 
-    def line(values: list[str]) -> str:
-        return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    rows = [line(result.columns), "-+-".join("-" * w for w in widths)] + [line(row) for row in cells]
-    rows.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-    out.write("\n".join(rows) + "\n")
+    write_table(result.columns, result.types, result.batches(), out, _text)
 
 
 def render(result: Result, fmt: str) -> str:

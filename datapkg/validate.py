@@ -15,49 +15,62 @@ Everything runs in this one process.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
+from datapkg.locate import locate
 from datapkg.package_source import PackageSource, open_package
 from datapkg.report import Finding, Report
 
 
-def structure_checks(source: PackageSource, max_errors: int | None,
-                     header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
+def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
     """frictionless' checks and the file checks; ``header_only`` names the tables whose rows it skips.
 
     Also returns whether frictionless accepted the descriptor (no package-level error), without
     which the content checks cannot run.
     """
-    findings, stats = run_frictionless_checks(source, max_errors=max_errors, header_only=header_only)
+    findings, stats = run_frictionless_checks(source, header_only=header_only)
     accepted = not any(f.resource is None and f.severity == "error" for f in findings)
     return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
 
 def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
-                     allow_remote: bool = False, data_docs: Path | None = None) -> Report:
+                     allow_remote: bool = False, data_docs: Path | None = None,
+                     step: Callable[[str], None] | None = None) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
+
+    ``step(message)`` is told which phase runs (a progress display shows it).
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
     """
     from datapkg.checks.gx_checks import gx_resources, run_gx_checks
 
     started = time.perf_counter()
+    step = step or (lambda _msg: None)
     report = Report()
+    if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
+        from datapkg.owned_dir import DATA_DOCS, check_owned
+
+        check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
+        step("frictionless and file checks")
         loaded = gx_resources(source.root, source.descriptor)
-        findings, stats, accepted = structure_checks(source, max_errors, loaded)
+        findings, stats, accepted = structure_checks(source, loaded)
         report.extend(findings)
         if accepted:
+            step("Great Expectations suites in DuckDB")
             content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
             # a file that neither can read (missing, undecodable) is one finding, frictionless' own
             said = {(f.check, f.file) for f in findings if f.row is None}
             report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])
+        report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
                             root=None if source._tmpdir else str(source.root), checked_by_gx=sorted(loaded))
+    report.count_by_resource()
     report.sort()
     report.limit(max_errors)
     report.stats["seconds"] = round(time.perf_counter() - started, 3)

@@ -123,9 +123,19 @@ def _has_descriptor(folder: Path) -> bool:
     return any((folder / name).is_file() for name in DESCRIPTOR_NAMES)
 
 
-def check_package(path: Path, prefix: str = "") -> list[Finding]:
-    """:func:`package_findings` of the package at ``path`` (a folder or a zip, extracted safely)."""
+def check_package(path: Path, prefix: str = "", require_hash: bool = False) -> list[Finding]:
+    """:func:`package_findings` of the package at ``path`` (a folder or a zip, extracted safely).
+
+    With ``require_hash``, a descriptor that records no resource hash is a UsageError: there
+    would be nothing to verify.
+    """
     with open_package(path, allow_remote=True) as source:
+        resources = source.descriptor.get("resources")
+        hashed = isinstance(resources, list) and any(isinstance(r, dict) and isinstance(r.get("hash"), str)
+                                                     for r in resources)
+        if require_hash and not hashed:
+            raise UsageError(f"{path}: nothing to verify (no {SUMS}, and the descriptor records no resource hash; "
+                             "'dpkg build' writes a release that has both)")
         return package_findings(source, prefix)
 
 
@@ -162,12 +172,12 @@ def verify_release(path: str | Path) -> Report:
             findings += check_release_folder(target / RELEASE_DIR, prefix=f"{RELEASE_DIR}/")
             checked.append(f"{RELEASE_DIR}/{SUMS}")
         if _has_descriptor(target):
-            findings += check_package(target)
+            findings += check_package(target, require_hash=not checked)
             checked.append("descriptor")
         if not checked:
             raise UsageError(f"{path}: nothing to verify (no {SUMS}, {RELEASE_DIR}/{SUMS} or datapackage.json)")
     elif zipfile.is_zipfile(target):
-        findings += check_package(target, prefix=f"{target.name}/")
+        findings += check_package(target, prefix=f"{target.name}/", require_hash=True)
         checked.append("zip")
     else:
         raise UsageError(f"{path} is neither a folder, a {SUMS} file nor a zip archive")

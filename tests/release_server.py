@@ -28,6 +28,7 @@ class Behaviour:
     stall: set[str] = field(default_factory=set)
     stall_body: set[str] = field(default_factory=set)
     busy: dict[str, int] = field(default_factory=dict)
+    trickle: dict[str, float] = field(default_factory=dict)  #: path -> seconds between single bytes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -97,6 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path in behaviour.stall_body:
             self.wfile.flush()
             self.server.release.wait(10)
+            self.close_connection = True
+            return
+        if path in behaviour.trickle:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                if self.server.release.wait(behaviour.trickle[path]):
+                    break
             self.close_connection = True
             return
         if self.server.drops[path] < behaviour.drop.get(path, 0):

@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg import build as build_module
 from datapkg.build import InvalidPackage, build
-from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier
+from datapkg.errors import UsageError
+from datapkg.database import STORAGE_VERSION
+from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier, storage_version_number
 from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
 
 DB = "test-package.duckdb"
@@ -47,11 +49,12 @@ def release(package: Path, tmp_path: Path) -> Path:
 
 def test_layout_and_sha256sums(release: Path) -> None:
     names = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
-    assert names == ["SHA256SUMS", "dictionary.html", "dictionary.md", "parquet/cites.parquet", "parquet/docs.parquet",
+    assert names == [".dpkg-manifest.json", "SHA256SUMS", "dictionary.html", "dictionary.md", "parquet/cites.parquet", "parquet/docs.parquet",
                      "parquet/events.parquet", "parquet/people.parquet", ZIP, DB]
     lines = (release / "SHA256SUMS").read_text().splitlines()
     listed = [line.split("  ", 1)[1] for line in lines]
-    assert listed == sorted(listed) and "SHA256SUMS" not in listed and set(listed) == set(names) - {"SHA256SUMS"}
+    assert listed == sorted(listed) and "SHA256SUMS" not in listed
+    assert set(listed) == set(names) - {"SHA256SUMS", ".dpkg-manifest.json"}
     for line in lines:
         digest, rel = line.split("  ", 1)
         assert digest == hashlib.sha256((release / rel).read_bytes()).hexdigest()
@@ -187,7 +190,7 @@ def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     second = tmp_path / "other" / "two"
     build(Path("deeper"), second)
     one, two = release_files(first), release_files(second)
-    assert sorted(one) == sorted(two) and len(one) == 9 and DB in one
+    assert sorted(one) == sorted(two) and len(one) == 10 and DB in one and ".dpkg-manifest.json" in one
     for rel in [DB, *one]:
         assert one[rel] == two[rel], rel
     sums = (first / "SHA256SUMS").read_text().splitlines()
@@ -196,17 +199,19 @@ def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_duckdb_file_identifier_and_checksums(release: Path, tmp_path: Path) -> None:
-    """The database identifier DuckDB draws at random is replaced by one derived from the file's
-    content, with the header checksums recomputed the way DuckDB computes them."""
+    """The release is in storage format v1.1.0 (version number 64), which has no database
+    identifier; a newer-format database's random identifier is replaced by one derived from the
+    file's content, with the header checksums recomputed the way DuckDB computes them."""
     data = (release / DB).read_bytes()
+    assert storage_version_number(release / DB) == 64 and STORAGE_VERSION == "v1.1.0"
     identifier = data[IDENTIFIER_OFFSET:IDENTIFIER_OFFSET + 16]
-    assert identifier != bytes(16)
+    assert identifier == bytes(16)
     # DuckDB's checksum, also of a data block (the first block starts after the three 4 KiB headers)
     for start, end in ((0, 4096), (4096, 8192), (8192, 12288), (12288, 12288 + 16384)):
         assert int.from_bytes(data[start:start + 8], "little") == checksum(data[start + 8:end]), start
     # normalising again changes nothing
     assert normalise_identifier(release / DB) == identifier and (release / DB).read_bytes() == data
-    assert str(tmp_path).encode() not in data and b"\x03out\x04main" in data  # the catalog is always "out"
+    assert str(tmp_path).encode() not in data and b"\x03outf\x00\x04main" in data  # the catalog is always "out"
     # a database DuckDB made here (random identifier) is normalised, opens and keeps its content;
     # two made alike (same catalog name, integer columns: no uninitialised bytes) become identical
     copies = []
@@ -308,7 +313,7 @@ def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     result = runner.invoke(app, ["build", str(package), "--out", str(other)])
-    assert result.exit_code == 2 and "not a dpkg release" in result.stderr
+    assert result.exit_code == 2 and "was not written by dpkg build" in result.stderr
     assert (other / "keep.txt").read_text() == "mine"
     result = runner.invoke(app, ["build", str(package), "--out", str(package)])
     assert result.exit_code == 2 and "would replace the package itself" in result.stderr
@@ -447,3 +452,16 @@ def test_yaml_descriptor_with_dates(tmp_path: Path) -> None:
     assert released["created"] == "2024-05-01"
     assert released["resources"][0]["sources"][0]["published"] == "2024-04-30"
     assert pq.read_table(out / "parquet" / "a.parquet").to_pylist()[0]["x"] == 1
+
+
+def test_memory_limit(package: Path, tmp_path: Path) -> None:
+    """--memory-limit caps DuckDB while it writes; a size DuckDB cannot read is a usage error (exit 2),
+    one too small to write the release is a one-line error that names the cap; nothing is written."""
+    result = CliRunner().invoke(app, ["build", str(package), "--out", str(tmp_path / "a"), "--memory-limit", "lots"])
+    assert result.exit_code == 2 and "--memory-limit 'lots'" in result.output and not (tmp_path / "a").exists()
+    with pytest.raises(UsageError, match=r"ran out of memory under --memory-limit 1MB"):
+        build(package, tmp_path / "b", memory_limit="1MB")
+    assert not (tmp_path / "b").exists()
+    build(package, tmp_path / "c", memory_limit="64MB")
+    build(package, tmp_path / "d")
+    assert release_files(tmp_path / "c") == release_files(tmp_path / "d")

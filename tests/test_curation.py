@@ -230,7 +230,9 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
     write(pkg, "articles", articles)
     citations = read(pkg, "citations")
     citations.append({"citation_id": "cit-9999", "resource": "officials", "record_id": "off-vladimir-putin",
-                      "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un", "quote_en": "Vladimir Putin meets Kim Jong Un"})
+                      "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un",
+                      "quote_start": str(text.index("Vladimir")), "quote_end": str(text.index(" lagi")),
+                      "quote_en": "Vladimir Putin meets Kim Jong Un"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
     assert validate_package(pkg).errors == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.release_server import Behaviour, ReleaseServer
 from tests.releases import hostile_zip, package_files, release_files, sha256, write_release, zip_bytes
 
@@ -272,15 +272,77 @@ def test_non_empty_unrelated_dir_is_not_replaced(tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     result = download(str(release), out)
     assert result.exit_code == 2
-    assert one_line(result) == f"dpkg: error: {out} is not empty and holds no earlier download; choose a new or empty folder"
+    assert one_line(result) == (f"dpkg: error: --to {out} is not empty and was not written by dpkg download "
+                                "(no .dpkg-manifest.json); refusing to replace it: choose a new or empty folder")
     assert snapshot(tmp_path) == before
 
 
-def test_earlier_download_is_replaced(tmp_path: Path, earlier: Path) -> None:
+def test_earlier_download_is_replaced_and_the_users_files_are_kept(tmp_path: Path, earlier: Path) -> None:
+    """Issue 13 item 2: a second download into the same folder keeps what the user added, and says so."""
+    (earlier / "rnk").mkdir()
+    (earlier / "rnk" / "my_analysis.sql").write_text("select 1")
     result = download(str(write_release(tmp_path / "new")), earlier)
     assert result.exit_code == 0, result.output
-    assert not (earlier / "marker.txt").exists()
+    assert (earlier / "marker.txt").read_text() == "from the earlier download"
+    assert (earlier / "rnk" / "my_analysis.sql").read_text() == "select 1"
+    assert result.stderr.strip() == (f"dpkg: kept 2 file(s) in {earlier} that the release did not write: "
+                                     "marker.txt, rnk/my_analysis.sql")
     assert sorted(p.name for p in earlier.parent.iterdir()) == ["pkg"]
+    again = download(str(write_release(tmp_path / "new")), earlier)  # still kept the third time
+    assert again.exit_code == 0 and (earlier / "rnk" / "my_analysis.sql").is_file()
+
+
+@pytest.mark.parametrize("case", ["source-package", "changed-file", "clash", "no-manifest-sums"])
+def test_folders_that_are_not_dpkgs_are_refused_and_untouched(tmp_path: Path, earlier: Path, case: str) -> None:
+    """Issue 16 item 2: a source package with a release/ subfolder, a folder holding SHA256SUMS,
+    a download whose files the user changed, a user file the new release would overwrite."""
+    target = earlier
+    if case == "source-package":
+        target = tmp_path / "src"
+        (target / "release").mkdir(parents=True)
+        (target / "datapackage.json").write_text("{}")
+    elif case == "no-manifest-sums":
+        target = tmp_path / "iso"
+        target.mkdir()
+        (target / "SHA256SUMS").write_text("")
+        (target / "debian.iso").write_text("iso")
+    elif case == "changed-file":
+        (earlier / "datapackage.json").write_text("{}  ")
+    else:
+        (earlier / "marker.txt").rename(earlier / "NOTES.txt")
+    release = write_release(tmp_path / "new")
+    files = release_files()
+    if case == "clash":
+        import io
+        import zipfile
+        data = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(files[ZIP])) as old, zipfile.ZipFile(data, "w") as new:
+            for item in old.infolist():
+                new.writestr(item, old.read(item))
+            new.writestr("NOTES.txt", "from the release")
+        release = tmp_path / "clash.zip"
+        release.write_bytes(data.getvalue())
+    before = snapshot(tmp_path)
+    result = download(str(release), target)
+    assert result.exit_code == 2, result.output
+    line = one_line(result)
+    assert {"source-package": "was not written by dpkg download", "no-manifest-sums": "was not written by dpkg download",
+            "changed-file": "datapackage.json was changed since dpkg download wrote it",
+            "clash": "NOTES.txt is not dpkg's, and the new download would overwrite it"}[case] in line
+    after = snapshot(tmp_path)
+    assert after == before
+
+
+def test_download_folder_gets_normal_permissions(tmp_path: Path) -> None:
+    """Issue 13 item 5: the folder is 0755 under umask 022 (mkdtemp made it 0700), files 0644."""
+    old = os.umask(0o022)
+    try:
+        result = download(str(write_release(tmp_path / "new")), tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "out" / ".dpkg-manifest.json").stat().st_mode & 0o777 == 0o644
 
 
 def test_malformed_sha256sums(tmp_path: Path) -> None:
@@ -543,3 +605,25 @@ def test_sizes_dpkg_max_unzipped_accepts(monkeypatch: pytest.MonkeyPatch, text: 
     assert safezip.default_limits().max_total == size
     monkeypatch.delenv("DPKG_MAX_UNZIPPED")
     assert safezip.default_limits() == safezip.DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize("limit", ["timeout", "min-rate"])
+def test_a_server_that_trickles_bytes_ends_in_one_line(tmp_path: Path, earlier: Path, limit: str) -> None:
+    """Issue 16 item 6: one byte every 50 ms never trips the read timeout; the overall deadline
+    (--timeout) and the minimum rate (--min-rate) end it."""
+    before = snapshot(earlier.parent)
+    extra = ["--timeout", "1", "--min-rate", "0"] if limit == "timeout" else ["--min-rate", "1000"]
+    with ReleaseServer(Behaviour(release_files(), trickle={ZIP: 0.05})) as server:
+        started = time.perf_counter()
+        result = download(server.url(), earlier, *extra)
+        elapsed = time.perf_counter() - started
+    assert result.exit_code == 2
+    line = one_line(result)
+    if limit == "timeout":
+        assert line.startswith(f"dpkg: error: {server.url(ZIP)}: the download did not finish within 1 s (--timeout; ")
+        assert 0.9 < elapsed < 4
+    else:
+        assert f"{server.url(ZIP)}: " in line and "below the minimum of 1000 bytes/s (--min-rate;" in line
+        assert elapsed < 3
+    assert "bytes kept: run the same command again to resume" in line
+    assert_unchanged(earlier, before)

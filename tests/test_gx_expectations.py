@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.checks.gx_checks import run_gx_checks
 from datapkg.expectations import URE, cell_expectations, table_expectations
 from tests.packages import write_package

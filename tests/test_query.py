@@ -11,30 +11,39 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg.build import build
 from datapkg.query import open_database
 from tests.buildpkg import PEOPLE_CSV, cited_package
 
-CACHE = Path(".dpkg-cache") / "test-package.duckdb"
 SMALL = "SELECT person_id, age, born, active, tags FROM people ORDER BY person_id LIMIT 2"
 
 
 @pytest.fixture
-def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("DPKG_CACHE_DIR", raising=False)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache folder of these tests (never inside the package)."""
+    monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache"
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> Path:
     monkeypatch.chdir(tmp_path)  # no stray dist/ of the repository is looked at
     return cited_package(tmp_path / "pkg")
+
+
+def cached(cache: Path) -> list[Path]:
+    return sorted(cache.glob("*-test-package.duckdb"))
 
 
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 
 
-def test_cache_built_reused_and_rebuilt_on_content_change(package: Path) -> None:
+def test_cache_built_reused_and_rebuilt_on_content_change(package: Path, cache: Path) -> None:
     con, db, kind = open_database(package)
     con.close()
-    assert (kind, db) == ("cache", package / CACHE)
+    assert (kind, [db]) == ("cache", cached(cache))
     stamp = db.stat().st_mtime_ns
     con, _, kind = open_database(package)
     con.close()
@@ -47,19 +56,20 @@ def test_cache_built_reused_and_rebuilt_on_content_change(package: Path) -> None
     (package / "resources/people.csv").write_text(PEOPLE_CSV + "p4,Choe Son-hui,minister,60,1964-08-10,true,,\n")
     result = run("query", "-p", str(package), "SELECT count(*) AS n FROM people", "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "n\n4\n"
-    assert db.stat().st_mtime_ns != stamp
+    assert db.stat().st_mtime_ns == stamp and len(cached(cache)) == 2  # keyed by content: a new cache
     # a changed article text is an input too
     (package / "texts/a2.txt").write_text("Nothing about anyone.\n")
     result = run("query", "-p", str(package), "SELECT count(*) FROM texts WHERE contains(text, 'Pyongyang')", "-F", "csv")
     assert result.stdout.splitlines()[1] == "0"
+    assert not list(package.rglob(".dpkg-cache"))
 
 
-def test_uses_built_database_only_when_up_to_date(package: Path) -> None:
+def test_uses_built_database_only_when_up_to_date(package: Path, cache: Path) -> None:
     build(package, package / "dist")
     con, db, kind = open_database(package)
     con.close()
     assert (kind, db) == ("build", (package / "dist" / "test-package.duckdb").resolve())
-    assert not (package / CACHE).exists()
+    assert not cached(cache)
     (package / "resources/people.csv").write_text(PEOPLE_CSV.replace("Kim Jong-un", "Kim Jong Un"))
     con, db, kind = open_database(package)
     assert kind == "cache"
@@ -76,17 +86,17 @@ def test_dist_option_and_dpkg_cache_dir(package: Path, tmp_path: Path, monkeypat
     monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "cachehere"))
     result = run("query", "-p", str(package), "--dist", str(tmp_path / "nothing"), "SELECT 1 AS one", "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "one\n1\n"
-    assert (tmp_path / "cachehere" / "test-package.duckdb").is_file() and not (package / CACHE).exists()
+    assert len(cached(tmp_path / "cachehere")) == 1 and not list(package.rglob("*.duckdb"))
 
 
 def test_formats(package: Path) -> None:
     table = run("query", "-p", str(package), SMALL)
     assert table.exit_code == 0
-    assert table.stdout.splitlines() == [
-        "person_id | age | born       | active | tags",
-        "----------+-----+------------+--------+-----------------",
-        "p1        |  40 | 1984-01-08 | true   | [\"kp\", \"leader\"]",
-        "p2        |  71 | 1952-10-07 | true   | [\"ru\"]",
+    assert [line.rstrip() for line in table.stdout.splitlines()] == [
+        "person_id   age   born         active   tags",
+        "─" * 56,
+        "p1           40   1984-01-08   true     [\"kp\", \"leader\"]",
+        "p2           71   1952-10-07   true     [\"ru\"]",
         "(2 rows)"]
     as_csv = run("query", "-p", str(package), SMALL, "--format", "csv")
     assert as_csv.stdout == 'person_id,age,born,active,tags\np1,40,1984-01-08,true,"[""kp"", ""leader""]"\np2,71,1952-10-07,true,"[""ru""]"\n'
@@ -141,15 +151,15 @@ def test_sql_errors_in_one_line(package: Path) -> None:
 def test_sql_from_file_and_stdin(package: Path, tmp_path: Path) -> None:
     sql_file = tmp_path / "q.sql"
     sql_file.write_text("-- two statements: the last one's rows are printed\nSELECT 1;\nSELECT name FROM people WHERE age > 50;\n")
-    result = run("query", "-p", str(package), "-f", str(sql_file), "-F", "csv")
+    result = run("query", "-p", str(package), "--file", str(sql_file), "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "name\nVladimir Putin\n"
     piped = run("query", "-p", str(package), "--file", "-", "-F", "csv", input="SELECT 2 AS two")
     assert piped.stdout == "two\n2\n"
-    both = run("query", "-p", str(package), "SELECT 1", "-f", str(sql_file))
+    both = run("query", "-p", str(package), "SELECT 1", "--file", str(sql_file))
     assert both.exit_code == 2 and "not both" in both.stderr
     none = run("query", "-p", str(package))
     assert none.exit_code == 2 and "no SQL given" in none.stderr
-    gone = run("query", "-p", str(package), "-f", str(tmp_path / "missing.sql"))
+    gone = run("query", "-p", str(package), "--file", str(tmp_path / "missing.sql"))
     assert gone.exit_code == 2 and gone.stderr.startswith("dpkg: error: cannot read")
     comment_only = run("query", "-p", str(package), "-- nothing")
     assert comment_only.exit_code == 2 and len(comment_only.stderr.splitlines()) == 1
@@ -161,7 +171,7 @@ def test_bad_package_path(tmp_path: Path) -> None:
 
 
 def test_tables_and_schema(package: Path) -> None:
-    listing = run("tables", str(package))
+    listing = run("tables", "-p", str(package))
     assert listing.exit_code == 0
     text = listing.stdout
     assert "people (table) — People: The people table." in text
@@ -171,7 +181,7 @@ def test_tables_and_schema(package: Path) -> None:
     assert "_dpkg" not in text and "inputs (table)" not in text
     same = run("query", "-p", str(package), "--schema")
     assert same.stdout == text
-    rows = json.loads(run("tables", str(package), "-F", "json").stdout)
+    rows = json.loads(run("tables", "-p", str(package), "-F", "json").stdout)
     assert {"table": "texts", "kind": "table", "column": "text", "type": "VARCHAR", "not_null": True,
             "comment": "The file's full text (UTF-8).",
             "table_comment": rows[[r["table"] for r in rows].index("texts")]["table_comment"]} in rows
@@ -187,7 +197,7 @@ def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
 
 def test_fast_path_imports_no_frictionless_or_gx(package: Path) -> None:
     run("query", "-p", str(package), "SELECT 1")  # build the cache first
-    code = ("import sys; from cli.main import app\n"
+    code = ("import sys; from datapkg.cli.main import app\n"
             "try:\n    app(['query', '-p', sys.argv[1], 'SELECT count(*) FROM people', '-F', 'csv'])\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
             "heavy = [m for m in ('frictionless', 'great_expectations', 'pandas', 'pyarrow', 'rich') if m in sys.modules]\n"
@@ -210,9 +220,47 @@ def test_large_result_streams_and_survives_a_closed_pipe(package: Path, tmp_path
     assert done.stdout == '{"n": 0, "label": "row 0"}\n' and done.stderr == ""
 
 
-def test_corrupt_cache_is_rebuilt(package: Path) -> None:
-    (package / CACHE).parent.mkdir(parents=True)
-    (package / CACHE).write_bytes(b"not a database at all")
+def test_corrupt_cache_is_rebuilt(package: Path, cache: Path) -> None:
+    con, db, _ = open_database(package)
+    con.close()
+    db.write_bytes(b"not a database at all")
     result = run("query", "-p", str(package), "SELECT count(*) AS n FROM people", "-F", "csv")
     assert result.exit_code == 0 and result.stdout == "n\n3\n"
-    assert (package / CACHE).read_bytes()[8:12] == b"DUCK"
+    assert cached(cache) == [db] and db.read_bytes()[8:12] == b"DUCK"
+
+
+def test_tables_describes_the_named_table(package: Path, tmp_path: Path) -> None:
+    one = run("tables", "people", "-p", str(package))
+    assert one.exit_code == 0, one.output
+    assert one.stdout.startswith("people (table) — People: The people table.\n")
+    assert "events" not in one.stdout and "cited_facts" not in one.stdout
+    two = json.loads(run("tables", "people", "cited_facts", "-p", str(package), "-f", "json").stdout)
+    assert {r["table"] for r in two} == {"people", "cited_facts"}
+
+
+def test_an_unknown_table_lists_the_tables_there_are(package: Path) -> None:
+    result = run("tables", "meetingz", "-p", str(package))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "no table or view named 'meetingz'" in line
+    assert "people" in line and "cited_facts" in line and "_dpkg" not in line and "inputs" not in line
+    result = run("tables", str(package))  # a path where a table name goes: say how to name the package
+    assert result.exit_code == 2 and f"use -p {package}" in result.stderr
+    query = run("query", "-p", str(package), "SELECT * FROM meetingz")
+    assert query.exit_code == 2 and "meetingz" in query.stderr and "people" in query.stderr.split("database has")[1]
+
+
+def test_table_fits_the_terminal_folds_long_text_and_shows_null(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    sql = ("SELECT 'p' AS id, repeat('word ', 30) AS long, NULL AS missing, '' AS empty, "
+           "'a' || chr(27) || '[31mred' AS hostile")
+    lines = run("query", "-p", str(package), sql).stdout.splitlines()
+    assert max(len(line) for line in lines) <= 40 and len(lines) > 6  # the long text is folded, not cut off
+    assert lines[0].split() == ["id", "long", "missing", "empty", "hostile"]
+    text = "\n".join(lines)
+    assert "NULL" in text and "\x1b" not in text and "a\ufffd[3" in text
+    assert lines[-1] == "(1 row)"
+    wide = run("query", "-p", str(package), "SELECT repeat('x', 1000) AS x").stdout
+    assert "…" in wide and wide.count("x") < 300  # cut with an ellipsis
+    many = run("query", "-p", str(package), "SELECT range AS n FROM range(250)").stdout.splitlines()
+    assert many[-1] == "(250 rows; first 100 shown)" and len(many) == 103

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from tests.packages import table, write_package
 
 runner = CliRunner()
@@ -132,6 +132,67 @@ def test_all_errors_in_one_run_and_max_errors(tmp_path: Path) -> None:
     assert len(report["errors"]) == 2 and report["stats"]["truncated"] is True
 
 
+@pytest.fixture
+def shifted(tmp_path: Path) -> Path:
+    """A row with an extra comma (the cause) shifting a value into an integer field, and a bad date."""
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "d", "type": "date"}, {"name": "n", "type": "integer"}],
+                                   primaryKey=["id"])],
+                  {"data/t.csv": "id,d,n\n1,2020-01-01,3\n2,2020-01-02,x,5\n3,2020-13-01,4\n"})
+    return tmp_path
+
+
+@pytest.mark.parametrize("limit", ["1", "2"])
+def test_max_errors_never_changes_the_verdict_or_the_counts(shifted: Path, limit: str) -> None:
+    code, full = run_json(shifted)
+    assert code == 1 and full["stats"]["errors"] == 3
+    code, cut = run_json(shifted, "--max-errors", limit)
+    assert code == 1 and cut["valid"] is False
+    assert cut["stats"]["errors"] == 3 and cut["stats"]["omitted"] == 3 - int(limit)
+    assert cut["stats"]["resources"]["t"]["errors"] == 3
+    assert len(cut["errors"]) == int(limit)
+    assert cut["errors"][0]["check"] == "extra-cell"  # the cause is kept, not the type error it makes
+    assert not any("error limit" in e["message"] for e in cut["errors"])
+
+
+def test_max_errors_in_every_format_says_what_is_not_listed(shifted: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    text = runner.invoke(app, ["validate", str(shifted), "--max-errors", "1"])
+    assert text.exit_code == 1
+    assert text.stdout.splitlines()[1].startswith("  row 3 (record 2): extra-cell: ")
+    assert "INVALID: 3 error(s), 0 warning(s) in 1 file(s); 2 more finding(s) not listed (--max-errors)" in text.stdout
+    github = runner.invoke(app, ["validate", str(shifted), "--max-errors", "1", "--format", "github"])
+    assert github.exit_code == 1
+    assert github.stdout.splitlines()[-1] == (
+        "::notice title=dpkg validate::INVALID: 3 error(s); 2 more finding(s) not listed (--max-errors)")
+    junit = runner.invoke(app, ["validate", str(shifted), "--max-errors", "1", "--format", "junit"])
+    assert junit.exit_code == 1
+    root = ET.fromstring(junit.stdout.split("\n", 1)[1])
+    assert root.get("failures") == "3"
+    cut = root.find("./testsuite[@name='not listed']/testcase/failure")
+    assert cut is not None and cut.get("message") == "2 more finding(s) not listed (--max-errors)"
+
+
+def test_max_errors_keeps_errors_before_warnings(tmp_path: Path) -> None:
+    from datapkg.report import Finding, Report
+
+    report = Report([Finding("stray-file", "w", severity="warning", file="a.csv"),
+                     Finding("type-error", "e", file="b.csv", row=2, field="d")])
+    report.sort()
+    report.limit(1)
+    assert [f.check for f in report.findings] == ["type-error"]
+    assert not report.valid and len(report.warnings) == 1 and report.omitted_note().startswith("1 more")
+
+
+def test_resource_error_count_covers_every_check(tmp_path: Path) -> None:
+    """stats.resources.<name>.errors counts the curation rules' findings too, not only frictionless'."""
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "c", "type": "string", "codeList": "ISO 3166-1 alpha-2"}])],
+                  {"data/t.csv": "id,c\n1,XX\n2,x\n"})
+    code, report = run_json(tmp_path)
+    assert code == 1 and [e["check"] for e in report["errors"]] == ["unknown-country-code"] * 2
+    assert report["stats"]["resources"]["t"]["errors"] == 2
+
+
 # --- parity with `frictionless validate --json` on the same files --------------------------------
 
 def test_parity_with_frictionless_cli(tmp_path: Path) -> None:
@@ -178,7 +239,8 @@ def test_json_format_is_only_json_on_stdout(broken: Path) -> None:
     code, report = run_json(broken)
     assert code == 1 and report["valid"] is False
     assert set(report) == {"valid", "errors", "stats"}
-    assert set(report["errors"][0]) == {"check", "severity", "resource", "file", "row", "field", "value", "message"}
+    assert set(report["errors"][0]) == {"check", "severity", "resource", "file", "row", "field", "value", "message",
+                                        "line", "record"}
 
 
 def test_github_format_and_step_summary(broken: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -188,10 +250,38 @@ def test_github_format_and_step_summary(broken: Path, tmp_path_factory: pytest.T
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert all(line.startswith("::error file=data/t.csv,line=3,title=") for line in lines[:2])
-    assert any(",title=type-error (d)::\"bad\" is not a valid value" in line for line in lines)
+    assert any(",title=type-error (d)::row 3: \"bad\" is not a valid value" in line for line in lines)
     assert lines[-1] == "::notice title=dpkg validate::INVALID: 2 error(s)"
     table_md = summary.read_text()
     assert "| file | row | field | check | message |" in table_md and "| 3 | d | type-error |" in table_md
+
+
+def test_github_annotates_the_physical_line_of_a_record(tmp_path: Path) -> None:
+    """A quoted cell spanning lines in row 2 moves row 4 onto line 5; CRLF and a blank line count too."""
+    write_package(tmp_path, [table("t", "data/t.csv", [ID, {"name": "s", "type": "string"}, {"name": "n", "type": "integer"}],
+                                   primaryKey=["id"])],
+                  {"data/t.csv": 'id,s,n\r\n1,"two\r\nlines",1\r\n7,"a ""quoted""\nword",2\r\n\r\n9,x,bad\r\n'})
+    result = runner.invoke(app, ["validate", str(tmp_path), "--format", "github"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "::error file=data/t.csv,line=6,title=blank-row::row 4: the row is completely blank; delete it"
+    assert lines[2].startswith("::error file=data/t.csv,line=7,title=type-error (n)::row 5 (record 9): \"bad\"")
+    text = runner.invoke(app, ["validate", str(tmp_path)])
+    assert '  row 5 (record 9), field "n": type-error: "bad"' in text.stdout
+    _, report = run_json(tmp_path)
+    assert [(e["row"], e["line"], e["record"]) for e in report["errors"]] == [(4, 6, None), (4, 6, None), (5, 7, "9")]
+
+
+def test_locate_places_rows_of_a_compound_key_and_a_headerless_file(tmp_path: Path) -> None:
+    from datapkg.locate import scan_places
+
+    path = tmp_path / "t.csv"
+    path.write_text('a,b\n"x\ny",1\nz,2\n', encoding="utf-8")
+    compound = {"name": "t", "path": "t.csv", "schema": {"fields": [{"name": "a"}, {"name": "b"}], "primaryKey": ["a", "b"]}}
+    places = scan_places(path, compound, tmp_path, {1, 3})
+    assert (places[1].line, places[1].record, places[3].line, places[3].record) == (1, None, 4, "z,2")
+    headerless = compound | {"dialect": {"header": False}}
+    assert scan_places(path, headerless, tmp_path, {1})[1].record == "a,b"
 
 
 def test_junit_format_parses(broken: Path) -> None:
@@ -279,12 +369,6 @@ def test_wrong_option_and_format() -> None:
     assert "'xml' is not one of" in _one_line_error(["validate", "--format", "xml"])
 
 
-@pytest.mark.parametrize("option", ["-i", "-l", "--configure", "--purge", "-L", "--force-depends"])
-def test_debian_style_options_explain_what_dpkg_is(option: str) -> None:
-    line = _one_line_error([option, "foo.deb"])
-    assert "data-package tool" in line and "/usr/bin/dpkg" in line
-
-
 def test_version_and_help() -> None:
     assert runner.invoke(app, ["--version"]).stdout.startswith("dpkg (data-package tool)")
     result = runner.invoke(app, ["validate", "--help"])
@@ -293,7 +377,7 @@ def test_version_and_help() -> None:
 
 def test_start_up_imports_no_heavy_library() -> None:
     """`dpkg --help` must not import Great Expectations, frictionless, DuckDB or pandas."""
-    code = ("import sys; from cli.main import app; "
+    code = ("import sys; from datapkg.cli.main import app; "
             "print(sorted(m for m in ('great_expectations', 'frictionless', 'duckdb', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

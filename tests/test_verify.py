@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from datapkg.cli.main import app
 from datapkg import safezip
 from datapkg.errors import UsageError
 from datapkg.verify import parse_sums
@@ -96,12 +96,31 @@ def test_downloaded_folder(tmp_path: Path) -> None:
                             ("checksum-mismatch", "release/dictionary.html", "error")}
 
 
-def test_package_without_hashes_warns(tmp_path: Path) -> None:
+def test_resource_without_hash_warns(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text("a\n1\n")
-    (tmp_path / "datapackage.json").write_text(json.dumps({"name": "x", "resources": [{"name": "d", "path": "data.csv"}]}))
+    (tmp_path / "more.csv").write_text("b\n2\n")
+    hashed = {"name": "m", "path": "more.csv", "hash": "sha256:" + sha256(b"b\n2\n")}
+    (tmp_path / "datapackage.json").write_text(json.dumps({"name": "x", "resources": [{"name": "d", "path": "data.csv"}, hashed]}))
     code, report = verify_json(tmp_path)
     assert code == 0
     assert keys(report) == {("hash-missing", "data.csv", "warning")}
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_package_without_any_hash_is_nothing_to_verify(tmp_path: Path, zipped: bool) -> None:
+    """Not 'valid' with a warning per resource: exit 2 and one line, as the help says."""
+    files = {"data.csv": b"a\n1\n", "datapackage.json": json.dumps({"name": "x", "resources": [{"name": "d", "path": "data.csv"}]}).encode()}
+    if zipped:
+        target = tmp_path / "x.zip"
+        target.write_bytes(zip_bytes(files))
+    else:
+        target = tmp_path
+        for name, body in files.items():
+            (tmp_path / name).write_bytes(body)
+    result = runner.invoke(app, ["verify", str(target)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (f"dpkg: error: {target}: nothing to verify (no SHA256SUMS, and the descriptor "
+                                     "records no resource hash; 'dpkg build' writes a release that has both)")
 
 
 def test_nothing_to_verify(tmp_path: Path) -> None:

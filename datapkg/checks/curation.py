@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datapkg.checks.quote_anchors import anchor_rules
 from datapkg.errors import DpkgError, UsageError
 from datapkg.loader import ROW, is_tabular, load_resource, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
@@ -280,19 +281,20 @@ def find_citation_model(tables: dict[str, Table]) -> CitationModel | None:
 
 
 def _article_texts(con: Any, root: Path, articles: Table) -> None:
-    """``_article_texts(article_key, text)``: each article's file, whitespace-normalised."""
+    """``_article_texts(article_key, text, raw)``: each article's file, whitespace-normalised and as read (UTF-8)."""
     key = articles.key or "article_id"
     rows = con.execute(f"SELECT {_q(key)}, path FROM {_q(articles.name)} WHERE path IS NOT NULL").fetchall()
     texts = []
     for article_key, rel in rows:
         try:
             check_relative_path(rel, "path")
-            texts.append((article_key, normalise_whitespace((root / rel).read_text(encoding="utf-8-sig"))))
+            raw = (root / rel).read_text(encoding="utf-8")
         except (UsageError, OSError, UnicodeDecodeError):
             continue  # the file checks report a missing or unsafe file
-    con.execute("CREATE OR REPLACE TABLE _article_texts (article_key VARCHAR, text VARCHAR)")
+        texts.append((article_key, normalise_whitespace(raw.removeprefix("\ufeff")), raw))
+    con.execute("CREATE OR REPLACE TABLE _article_texts (article_key VARCHAR, text VARCHAR, raw VARCHAR)")
     if texts:
-        con.executemany("INSERT INTO _article_texts VALUES (?, ?)", texts)
+        con.executemany("INSERT INTO _article_texts VALUES (?, ?, ?)", texts)
 
 
 def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[str]) -> list[RuleQuery]:
@@ -305,6 +307,7 @@ def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[
             "' (only runs of whitespace may differ); copy it verbatim from the article' AS message "
             f"FROM {_q(cit.name)} t JOIN _article_texts a ON a.article_key = t.article_id "
             f"WHERE t.quote IS NOT NULL AND NOT contains(a.text, {quote})")))
+        rules += anchor_rules(cit)
     for name in model.curated:
         target = tables.get(name)
         if target is not None and target.key is not None and name not in loaded:

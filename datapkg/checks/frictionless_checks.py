@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datapkg.offline import no_network, offline_descriptor
 from datapkg.package_source import PackageSource
 from datapkg.report import Finding
 
@@ -88,20 +89,23 @@ def to_finding(error: Any, source: PackageSource, resource: str | None, place: s
     )
 
 
-def _frictionless_report(source: PackageSource, max_errors: int | None, header_only: set[str]) -> Any:
+def _frictionless_report(source: PackageSource, header_only: set[str], descriptor: dict[str, Any]) -> Any:
     """Frictionless' own package validation (``Package.validate``), except that resources in
     ``header_only`` are read only as far as their header and first row: their row-level checks
-    run in DuckDB (Great Expectations), at every size."""
+    run in DuckDB (Great Expectations), at every size.
+
+    Every error is collected (no ``limit_errors``): ``--max-errors`` only shortens the list shown
+    (:meth:`datapkg.report.Report.limit`), never the verdict or the counts."""
     import frictionless
     from frictionless import FrictionlessException, Package, Report
 
-    limit_errors = max_errors or UNLIMITED
+    limit_errors = UNLIMITED
     if not header_only:
         # The parsed descriptor plus its basepath: frictionless reads .yml descriptors as JSON otherwise.
-        return frictionless.validate(source.descriptor, type="package", basepath=str(source.root),
+        return frictionless.validate(descriptor, type="package", basepath=str(source.root),
                                      limit_errors=limit_errors)
     try:
-        package = Package(source.descriptor, basepath=str(source.root))
+        package = Package(descriptor, basepath=str(source.root))
         package.to_descriptor(validate=True)
     except FrictionlessException as exception:
         return Report.from_validation(time=0.0, errors=exception.to_errors())
@@ -110,15 +114,19 @@ def _frictionless_report(source: PackageSource, max_errors: int | None, header_o
     return Report.from_validation_reports(time=0.0, reports=reports)
 
 
-def run_frictionless_checks(source: PackageSource, *, max_errors: int | None = None,
-                            header_only: set[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+def run_frictionless_checks(source: PackageSource, *, header_only: set[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Validate the package with frictionless; return findings and per-resource statistics.
 
     ``header_only`` names resources whose row-level checks another path makes: frictionless
     still checks their descriptor, schema and header.
     """
-    report = _frictionless_report(source, max_errors, set(header_only or ()))
-    findings = [to_finding(e, source, None, None) for e in report.errors]
+    if source.allow_remote:
+        report, findings = _frictionless_report(source, set(header_only or ()), source.descriptor), []
+    else:  # what frictionless would fetch by itself is taken out; any other attempt fails
+        descriptor, findings = offline_descriptor(source.descriptor, source.descriptor_name)
+        with no_network():
+            report = _frictionless_report(source, set(header_only or ()), descriptor)
+    findings += [to_finding(e, source, None, None) for e in report.errors]
     findings += [Finding(check="frictionless-warning", message=w, severity="warning",
                          file=source.descriptor_name) for w in report.warnings]
     resources: dict[str, Any] = {}

@@ -26,6 +26,7 @@ from datapkg.loader import (RAW_SCHEMA, ROW, LoadedTable, LoadError, Unsupported
                             package_resources, resource_schema)
 from datapkg.package_source import resource_paths
 from datapkg.report import Finding
+from datapkg.sandbox import REFUSED, is_refusal, lock_down, single_select
 
 #: DuckDB's memory cap for the checks (it spills to a temporary folder beyond it).
 DUCKDB_MEMORY = "256MB"
@@ -274,8 +275,8 @@ def _with_docs(context: Any, run: str, suites: list[tuple[dict[str, Any], Loaded
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from datapkg.atomic import replace_dir
     from datapkg.data_docs import make_offline
+    from datapkg.owned_dir import DATA_DOCS, replace_owned_dir
 
     site = f"{run}-docs"
     data_docs.parent.mkdir(parents=True, exist_ok=True)
@@ -303,8 +304,8 @@ def _with_docs(context: Any, run: str, suites: list[tuple[dict[str, Any], Loaded
         else:
             context.build_data_docs(site_names=[site])  # an index that says nothing ran
         make_offline(docs_tmp)
-        with replace_dir(data_docs) as target:
-            shutil.copytree(docs_tmp, target, dirs_exist_ok=True)
+        with replace_owned_dir(data_docs, DATA_DOCS, "--data-docs") as target:
+            shutil.copytree(docs_tmp, target.tmp, dirs_exist_ok=True)
         return findings
     finally:
         _forget(context, run, definitions, site)
@@ -322,12 +323,6 @@ def _forget(context: Any, run: str, definitions: list[Any], site: str) -> None:
 
 
 # --- entry point ----------------------------------------------------------------------------------
-
-def lock_down(con: Any) -> None:
-    """No file system, network or extension for the SQL that follows (the package's own SQL)."""
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-
 
 def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Path | None = None,
                   resources: set[str] | None = None, schema: bool = True, curation: bool = True) -> list[Finding]:
@@ -356,8 +351,12 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             suites = [{**s, "expectations": [e for e in s["expectations"] if e["meta"]["dpkg"].get("rule")]} for s in suites]
         else:
             suites += read_suite_files(root)
+        lock_down(con)  # the package's tables are in: from here on its SQL runs sandboxed
         runnable = []
         for suite in suites:
+            if suite["meta"].get("file"):
+                suite, refused = _one_select_each(con, suite)
+                findings += refused
             table = tables.get(suite["meta"]["resource"]) if suite["meta"]["resource"] in wanted else None
             if table is None and suite["meta"].get("file"):
                 findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
@@ -367,11 +366,29 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
                 runnable.append((suite, table))
         if not runnable and data_docs is None:
             return findings  # nothing for GX to check: GX is not started
-        lock_down(con)
         return _blank_rows_only(findings + validate_suites(con, runnable, data_docs))
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _one_select_each(con: Any, suite: dict[str, Any]) -> tuple[dict[str, Any], list[Finding]]:
+    """A hand-written suite without the expectations whose SQL is not one SELECT (each a finding)."""
+    from datapkg.errors import UsageError
+
+    kept, refused = [], []
+    for exp in suite["expectations"]:
+        sql = (exp.get("kwargs") or {}).get("unexpected_rows_query") if isinstance(exp, dict) else None
+        try:
+            if isinstance(sql, str):
+                single_select(con, sql.replace("{batch}", "(SELECT 1)").replace("{{", "{").replace("}}", "}"),
+                              f"suite {suite.get('name')!r}")
+            kept.append(exp)
+        except UsageError as exc:
+            reason = f"{REFUSED} ({exc})" if is_refusal(exc) else str(exc)
+            refused.append(Finding(check="gx-suite-error", resource=suite["meta"].get("resource"), file=suite["meta"]["file"],
+                                   message=f"suite {suite.get('name')!r} cannot run: {reason}"))
+    return {**suite, "expectations": kept}, refused
 
 
 def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str], findings: list[Finding]) -> dict[str, LoadedTable]:

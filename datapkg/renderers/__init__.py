@@ -18,10 +18,10 @@ def get_renderer(name: str) -> Callable[..., str]:
 
 
 def location(finding) -> str:
-    """'row 3, field "d"' style location of a finding (empty when it has none)."""
+    """'row 3 (record 2), field "d"' style location of a finding (empty when it has none)."""
     parts = []
     if finding.row is not None:
-        parts.append(f"row {finding.row}")
+        parts.append(f"row {finding.row}" + (f" (record {finding.record})" if finding.record else ""))
     if finding.field:
         parts.append(f'field "{finding.field}"')
     return ", ".join(parts)

@@ -20,17 +20,21 @@ def annotation(finding: Finding, prefix: str = "") -> str:
     props = []
     if finding.file:
         props.append(f"file={_escape_property(prefix + finding.file)}")
-    if finding.row is not None:
-        props.append(f"line={finding.row}")
+    if finding.row is not None:  # the record's physical first line; the message keeps the row number
+        props.append(f"line={finding.line or finding.row}")
     title = finding.check + (f" ({finding.field})" if finding.field else "")
     props.append(f"title={_escape_property(title)}")
-    return f"::{level} {','.join(props)}::{_escape_data(finding.message)}"
+    where = location(Finding(finding.check, "", row=finding.row, record=finding.record))
+    message = f"{where}: {finding.message}" if where else finding.message
+    return f"::{level} {','.join(props)}::{_escape_data(message)}"
 
 
 def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: object) -> str:
     """All annotations plus a closing notice line titled ``title``."""
     lines = [annotation(f, prefix) for f in report.findings]
     state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
+    if report.truncated:
+        state += f"; {report.omitted_note()}"
     lines.append(f"::notice title={_escape_property(title)}::{state}")
     return "\n".join(lines)
 
@@ -38,6 +42,8 @@ def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: 
 def summary_markdown(report: Report, prefix: str = "", title: str = "dpkg validate") -> str:
     """A Markdown table of every finding, for ``$GITHUB_STEP_SUMMARY``."""
     state = "✅ valid" if report.valid else f"❌ {len(report.errors)} error(s)"
+    if report.truncated:
+        state += f" ({report.omitted_note()})"
     rows = [f"## {title}: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
     for f in report.findings:
         cells = [prefix + (f.file or ""), "" if f.row is None else str(f.row), f.field or "", f.check, f.message]

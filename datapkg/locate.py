@@ -1,0 +1,102 @@
+"""Where a finding's row sits in its file: the record's physical first line and its primary key value.
+
+A finding's ``row`` counts records as frictionless does (header 1, first data row 2). A quoted
+cell may span lines, so the record of row 10 can start on line 11: GitHub annotations need the
+line, and a curator wants the record's id. Both come from reading the CSV with Python's csv
+module and the resource's own dialect (the one the loader uses), once per file that has a
+row-level finding, and only as far as the last such row.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from datapkg.errors import DpkgError
+from datapkg.loader import _csv_options, _csv_reader, is_tabular, package_resources, resource_dialect, resource_schema
+from datapkg.package_source import check_relative_path, is_remote, resource_paths
+from datapkg.report import Finding
+
+#: A file is read no further than this many records to place its findings.
+MAX_RECORDS = 5_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where record ``row`` of a file starts (``line``) and its primary key value (``record``)."""
+
+    line: int
+    record: str | None
+
+
+def _key_fields(root: Path, resource: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The primary key's fields and the schema's field names."""
+    schema = resource_schema(root, resource)
+    primary = schema.get("primaryKey") or []
+    keys = [primary] if isinstance(primary, str) else [k for k in primary if isinstance(k, str)]
+    names = [f.get("name") for f in schema.get("fields") or [] if isinstance(f, dict)]
+    return keys, names
+
+
+def _positions(keys: list[str], names: list[Any]) -> list[int]:
+    return [names.index(k) for k in keys] if keys and all(k in names for k in keys) else []
+
+
+def scan_places(path: Path, resource: dict[str, Any], root: Path, rows: set[int]) -> dict[int, Place]:
+    """:class:`Place` of every row in ``rows`` (frictionless numbering) of the CSV at ``path``."""
+    opts = _csv_options(resource, resource_dialect(root, resource), path.name)
+    keys, names = _key_fields(root, resource)
+    encoding = "utf-8-sig" if opts.encoding in ("utf-8", "utf8") else opts.encoding
+    last, places = max(rows), {}
+    key_at = [] if opts.header_rows else _positions(keys, names)
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        reader = _csv_reader(handle, opts)
+        line = 0
+        for number, cells in enumerate(reader, start=1):
+            if number == 1 and opts.header_rows:
+                key_at = _positions(keys, cells)
+            if number in rows:
+                values = [cells[i] for i in key_at if i < len(cells)]
+                data = number not in opts.header_rows
+                record = ",".join(values) if data and key_at and len(values) == len(key_at) else None
+                places[number] = Place(line + 1, record)
+            line = reader.line_num
+            if number >= last or number >= MAX_RECORDS:
+                break
+    return places
+
+
+def _tabular_files(root: Path, descriptor: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Package-relative path -> resource, for local single-file tabular resources."""
+    files = {}
+    for resource in package_resources(descriptor):
+        paths = resource_paths(resource)
+        if is_tabular(resource) and len(paths) == 1 and not is_remote(paths[0]):
+            files[paths[0]] = resource
+    return files
+
+
+def locate(findings: list[Finding], root: Path, descriptor: dict[str, Any]) -> list[Finding]:
+    """``findings`` with ``line`` and ``record`` filled in wherever the row can be placed in its file."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for finding in findings:
+        if finding.file and finding.row:
+            wanted[finding.file].add(finding.row)
+    files = _tabular_files(root, descriptor)
+    places: dict[str, dict[int, Place]] = {}
+    for rel, rows in wanted.items():
+        if rel not in files:
+            continue
+        try:
+            check_relative_path(rel, "path")
+            places[rel] = scan_places(root / rel, files[rel], root, rows)
+        except (DpkgError, OSError, LookupError, csv.Error, ValueError):
+            continue  # an unreadable or unsafe file: the checks report it; its findings keep the row alone
+    located = []
+    for finding in findings:
+        place = places.get(finding.file or "", {}).get(finding.row or 0)
+        located.append(dataclasses.replace(finding, line=place.line, record=place.record) if place else finding)
+    return located

@@ -32,6 +32,7 @@ class PackageSource:
     descriptor: dict[str, Any]
     origin: str
     _tmpdir: Path | None = field(default=None, repr=False)
+    allow_remote: bool = False  #: network access allowed (--allow-remote)
 
     @property
     def descriptor_name(self) -> str:
@@ -228,4 +229,4 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
             shutil.rmtree(tmpdir, ignore_errors=True)
         raise
     return PackageSource(root=root.resolve(), descriptor_path=descriptor_path.resolve(),
-                         descriptor=descriptor, origin=text, _tmpdir=tmpdir)
+                         descriptor=descriptor, origin=text, _tmpdir=tmpdir, allow_remote=allow_remote)

@@ -113,8 +113,8 @@ def foreign_key_expectation(resource: str, fk: dict[str, Any], fields: list[str]
     reference = fk.get("reference") if isinstance(fk.get("reference"), dict) else {}
     child, parent = _as_list(fk.get("fields")), _as_list(reference.get("fields"))
     target = reference.get("resource") or resource  # "" means the resource itself
-    if not child or len(child) != len(parent) or any(c not in fields for c in child):
-        return None
+    if not child or len(child) != len(parent) or any(c not in fields for c in child) or reference.get("package"):
+        return None  # (a key into another package is not checked here: frictionless says so)
 
     def key(prefix: str, names: list[str]) -> str:
         if len(names) == 1:
@@ -129,7 +129,7 @@ def foreign_key_expectation(resource: str, fk: dict[str, Any], fields: list[str]
            f"(SELECT {key('p.', parent)} FROM {quote_ident(target)} p "
            f"WHERE {' AND '.join(f'p.{quote_ident(n)} IS NOT NULL' for n in parent)}) ORDER BY {ROW}")
     reference_text = f"{target}({', '.join(parent)})"
-    return rows_query(braces_outside_batch(sql), ",".join(child), "foreign-key", reference=reference_text,
+    return rows_query(braces_outside_batch(sql), ",".join(child), "foreign-key", reference=reference_text, target=target,
                       description=f"foreign key ({', '.join(child)}) -> {reference_text}")
 
 
@@ -213,10 +213,10 @@ def cell_expectations(resource: str, schema: dict[str, Any]) -> list[dict[str, A
         typed = _type_expectation(schema, fld)
         if typed:
             out.append(typed)
-        if constraints.get("required") or fld["name"] in keys:
+        if constraints.get("required") or fld["name"] in keys:  # frictionless: a key left empty is a primary-key error
             out.append(_exp("expect_column_values_to_not_be_in_set",
                             {"column": fld["name"], "value_set": missing_values(schema, fld)}, fld["name"],
-                            "constraint-error", constraint="required"))
+                            "constraint-error" if constraints.get("required") else "primary-key", constraint="required"))
         sets = [("enum", constraints.get("enum"))]
         if isinstance(fld.get("categories"), list) and fld["categories"]:
             sets.append(("categories", [c.get("value") if isinstance(c, dict) else c for c in fld["categories"]]))

@@ -61,7 +61,7 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
         findings, stats, accepted = structure_checks(source, loaded)
         report.extend(findings)
         if accepted:
-            step("Great Expectations suites in DuckDB")
+            step("curation rules and Great Expectations suites")
             content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
             # a file that neither can read (missing, undecodable) is one finding, frictionless' own
             said = {(f.check, f.file) for f in findings if f.row is None}

@@ -31,13 +31,16 @@ def _plain_gx(database: Path, suite_file: Path) -> list[tuple[bool, int]]:
         data = json.loads(suite_file.read_text(encoding="utf-8"))
         suite = gx.ExpectationSuite(name=data["name"], expectations=data["expectations"])
         results = batch.validate(suite, result_format="COMPLETE").results
-        by_description = {}
-        for result in results:
-            res = result.result or {}
-            count = res.get("unexpected_count", res.get("observed_value"))
-            by_description[json.dumps(result.expectation_config.kwargs, sort_keys=True, default=str)] = (result.success, count)
         context.data_sources.delete("built")
-        return [by_description[json.dumps(e["kwargs"], sort_keys=True)] for e in data["expectations"]]
+
+        def outcome(exp: dict) -> tuple[bool, int]:  # GX adds defaults to the kwargs and orders results its own way
+            what = ("column", "unexpected_rows_query")
+            result = next(r for r in results if r.expectation_config.type == exp["type"]
+                          and all(r.expectation_config.kwargs.get(k) == exp["kwargs"].get(k) for k in what))
+            res = result.result or {}
+            return result.success, res.get("unexpected_count", res.get("observed_value"))
+
+        return [outcome(e) for e in data["expectations"]]
     finally:
         con.close()
 

@@ -265,11 +265,12 @@ def test_github_annotates_the_physical_line_of_a_record(tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "::error file=data/t.csv,line=6,title=blank-row::row 4: the row is completely blank; delete it"
-    assert lines[2].startswith("::error file=data/t.csv,line=7,title=type-error (n)::row 5 (record 9): \"bad\"")
+    # (a blank row is one finding: frictionless adds a primary-key error for its empty key, dpkg does not)
+    assert lines[1].startswith("::error file=data/t.csv,line=7,title=type-error (n)::row 5 (record 9): \"bad\"")
     text = runner.invoke(app, ["validate", str(tmp_path)])
     assert '  row 5 (record 9), field "n": type-error: "bad"' in text.stdout
     _, report = run_json(tmp_path)
-    assert [(e["row"], e["line"], e["record"]) for e in report["errors"]] == [(4, 6, None), (4, 6, None), (5, 7, "9")]
+    assert [(e["row"], e["line"], e["record"]) for e in report["errors"]] == [(4, 6, None), (5, 7, "9")]
 
 
 def test_locate_places_rows_of_a_compound_key_and_a_headerless_file(tmp_path: Path) -> None:

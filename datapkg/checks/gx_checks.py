@@ -233,6 +233,8 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     try:
         findings: list[Finding] = []
         tables = _load(con, root, descriptor, loadable, findings)  # the suites' SQL may name any of them
+        if not schema:
+            findings = []  # an unreadable file is the schema checks' (and frictionless') to report
         rules = plan_curation_queries(con, root, descriptor, preloaded=set(tables)) if curation else []
         suites = plain_suites(root, descriptor, rules)
         if not schema:
@@ -241,7 +243,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
             suites += read_suite_files(root)
         lock_down(con)  # the package's tables are in: from here on its SQL runs sandboxed
         runnable = []
-        for suite in suites:
+        for suite in _resolvable(suites, set(tables)):
             if suite["meta"].get("file"):
                 suite, refused = _one_select_each(con, suite)
                 findings += refused
@@ -258,6 +260,16 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _resolvable(suites: list[dict[str, Any]], tables: set[str]) -> list[dict[str, Any]]:
+    """The suites without the foreign keys into a table that is not loaded (frictionless reports
+    a missing or unreadable resource)."""
+    def ok(exp: dict[str, Any]) -> bool:
+        target = ((exp.get("meta") or {}).get("dpkg") or {}).get("target") if isinstance(exp, dict) else None
+        return target is None or target in tables
+
+    return [{**s, "expectations": [e for e in s["expectations"] if ok(e)]} for s in suites]
 
 
 def _one_select_each(con: Any, suite: dict[str, Any]) -> tuple[dict[str, Any], list[Finding]]:
@@ -284,7 +296,7 @@ def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str], fin
     (``encoding-error`` or ``source-error``, as frictionless names them)."""
     tables: dict[str, LoadedTable] = {}
     for resource in package_resources(descriptor):
-        if resource.get("name") not in names:
+        if not isinstance(resource.get("name"), str) or resource["name"] not in names:
             continue
         try:
             tables[resource["name"]] = load_resource(con, root, resource, keep_raw=True)

@@ -8,6 +8,7 @@ from typing import Any
 from datapkg.expectations import URE
 from datapkg.loader import ROW
 from datapkg.report import Finding
+from datapkg.sandbox import REFUSED, is_refusal
 
 UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
@@ -39,7 +40,8 @@ def describe(exp: dict[str, Any], value: Any, field: str | None) -> str:
     if check == "foreign-key":
         return f'"{shown}" in "{field}" has no match in {dpkg.get("reference")}; fix the value or add the referenced row'
     if dpkg.get("constraint") == "required":
-        return f'"{field}" is a required field but this row leaves it empty; fill it in'
+        what = "a primary key field" if check == "primary-key" else "a required field"
+        return f'"{field}" is {what} but this row leaves it empty; fill it in'
     if kind == "expect_column_values_to_be_in_set":
         allowed = ", ".join(_fmt(v) for v in kw.get("value_set", [])[:12] if v != "")
         return f'"{shown}" is not an allowed value of "{field}" (allowed: {allowed})'
@@ -105,6 +107,9 @@ def findings_from_result(suite: dict[str, Any], exp: dict[str, Any], result: Any
     check = dpkg.get("check") or exp.get("type", "")
     common = {"resource": suite["meta"].get("resource"), "file": file}
     error = raised(result)
+    if error is not None and is_refusal(RuntimeError(error)):  # the sandbox stopped the suite's SQL
+        return [Finding(check="gx-suite-error", field=field, **common,
+                        message=f"suite {suite['name']!r} cannot run: {REFUSED}")]
     if error is not None:
         return [Finding(check="gx-expectation-error", field=field, **common,
                         message=f"GX could not evaluate {exp.get('type')} ({suite['name']}): {error}")]

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from datapkg.cli.terminal import echo, progress_steps
+from datapkg.safe_text import visible
 
 
 def build(
@@ -17,8 +18,11 @@ def build(
     memory_limit: str = typer.Option("1GB", "--memory-limit", metavar="SIZE",
                                      help="DuckDB's memory cap while writing (e.g. 512MB, 4GB); beyond it, "
                                           "DuckDB spills to TMPDIR."),
+    previous: str = typer.Option(None, "--previous", metavar="OLD",
+                                 help="Previous release (package, zip, release folder or URL): write CHANGES.md, the diff against it."),
 ) -> None:
-    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
+    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS
+    (and CHANGES.md with --previous).
 
     Refuses an invalid package (prints the validation report, exit 1) unless --force.
     """
@@ -27,17 +31,18 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, step=step, memory_limit=memory_limit)
+            result = run_build(path, out, force=force, step=step, memory_limit=memory_limit,
+                               previous=previous)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 
         echo(get_renderer("text")(exc.report), err=True)
         raise
     for warning in result.warnings:
-        typer.echo(f"dpkg: warning: {warning}", err=True)
+        typer.echo(f"dpkg: warning: {visible(warning)}", err=True)
     if result.kept:
-        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
-                   f"{', '.join(result.kept)}", err=True)
+        typer.echo(visible(f"dpkg: kept {len(result.kept)} file(s) in {result.out} that the build did not write: "
+                           f"{', '.join(result.kept)}"), err=True)
     if not quiet:
         rows = sum(result.tables.values())
         typer.echo(f"built {result.out}/: {len(result.tables)} tables ({rows} rows), {len(result.views)} views, "

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from datapkg.safe_text import json_safe, visible
+
 
 class _BarProgress:
     """A rich progress bar on stderr (used only when stderr is a terminal)."""
@@ -34,7 +36,7 @@ class _BarProgress:
             self.bar.advance(list(self.tasks.values())[-1], size)
 
     def note(self, message: str) -> None:
-        self.bar.console.print(message, markup=False, highlight=False)
+        self.bar.console.print(visible(message), markup=False, highlight=False)
 
     def stop(self) -> None:
         self.bar.stop()
@@ -75,23 +77,23 @@ def download(
         result = run(source, to, options, progress)
     except DpkgError as exc:
         if as_json:
-            typer.echo(json.dumps({"ok": False, "error": str(exc), "exit_code": exc.exit_code}))
+            typer.echo(json_safe(json.dumps({"ok": False, "error": str(exc), "exit_code": exc.exit_code})))
         raise
     finally:
         if progress is not None:
             progress.stop()
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        typer.echo(json_safe(json.dumps(result.to_dict(), indent=2)))
         return
     if quiet:
         return
     for warning in result.warnings:
-        typer.echo(f"dpkg: warning: {warning.file}: {warning.message}", err=True)
+        typer.echo(visible(f"dpkg: warning: {warning.file}: {warning.message}"), err=True)
     if result.kept:
-        typer.echo(f"dpkg: kept {len(result.kept)} file(s) in {result.dir} that the release did not write: "
-                   f"{', '.join(result.kept)}", err=True)
+        typer.echo(visible(f"dpkg: kept {len(result.kept)} file(s) in {result.dir} that the release did not write: "
+                           f"{', '.join(result.kept)}"), err=True)
     sums = f", {len(result.artefacts)} artefact(s) against SHA256SUMS" if len(result.artefacts) > 1 else ""
-    typer.echo(f"downloaded {result.package or '(unnamed package)'} {result.version or ''}".rstrip()
+    typer.echo(visible(f"downloaded {result.package or '(unnamed package)'} {result.version or ''}".rstrip())
                + f" into {result.dir}: {len(result.resources)} resource(s) checked against bytes/hash{sums}")
 
 

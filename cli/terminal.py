@@ -50,6 +50,8 @@ def progress_steps(label: str, *, delay: float = 0.0, enabled: bool = True) -> I
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from datapkg.safe_text import markup_safe
+
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[label]}[/] {task.description}"),
                         TimeElapsedColumn(), console=Console(stderr=True), transient=True)
     task = progress.add_task("starting", label=label, total=None)
@@ -68,7 +70,7 @@ def progress_steps(label: str, *, delay: float = 0.0, enabled: bool = True) -> I
     else:
         start()
     try:
-        yield lambda msg: progress.update(task, description=msg)
+        yield lambda msg: progress.update(task, description=markup_safe(msg))  # package names: no markup, no escapes
     finally:
         timer.cancel()
         with lock:

@@ -12,11 +12,13 @@ Expectations, and builds a database (which loads more) only when no up-to-date o
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import Any, TextIO
 from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES
+from datapkg.safe_text import json_safe, visible
 from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
@@ -76,7 +79,7 @@ def one_line(exc: BaseException) -> str:
 # --- which database ---------------------------------------------------------------------------
 
 def _db_name(descriptor: dict[str, Any]) -> str:
-    from datapkg.build import artefact_names
+    from datapkg.package_source import artefact_names
 
     return artefact_names(descriptor)[0]
 
@@ -98,7 +101,7 @@ def release_database(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any]) -> Any | None:
+def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> Any | None:
     """A read-only connection to ``db`` when it was made from the package now at ``root``, else None."""
     import duckdb
 
@@ -108,7 +111,7 @@ def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any]) -> Any | 
         con = duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error:
         return None
-    if is_up_to_date(con, root, descriptor):
+    if is_up_to_date(con, root, descriptor, known):
         return con
     con.close()
     return None
@@ -133,9 +136,10 @@ def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: 
     from datapkg.user_cache import user_cache_dir
 
     folder = user_cache_dir("query")
-    db = folder / f"{cache_key(root, descriptor_name, descriptor)[:32]}-{name}"
+    key, known = cache_key(root, descriptor_name, descriptor)
+    db = folder / f"{key[:32]}-{name}"
     if db.is_file():
-        con = _open_if_current(db, root, descriptor)
+        con = _open_if_current(db, root, descriptor, known)
         if con is not None:
             return con, db
     step("building the query cache")
@@ -232,7 +236,7 @@ def run_sql(con: Any, sql: str) -> Result:
     cursor = None
     try:
         for statement in statements:
-            cursor = con.execute(statement.query)
+            cursor = con.execute(statement)  # the parsed statement: no second parse
         description = cursor.description or []
     except duckdb.CatalogException as exc:
         message = one_line(exc)
@@ -310,10 +314,13 @@ def _text(value: Any) -> str:
     return str(plain)
 
 
-def write(result: Result, fmt: str, out: TextIO) -> None:
+def write(result: Result, fmt: str, out: TextIO, *, terminal: bool = False) -> None:
     """Write ``result`` to ``out`` as ``table`` (aligned text), ``csv``, ``json``, ``jsonl`` or ``markdown``.
 
-    CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
+    Package text never drives the terminal: ``table`` and ``markdown`` show control and bidi
+    characters as escapes (:func:`datapkg.safe_text.visible`), JSON writes them as ``\\uXXXX``
+    (:func:`~datapkg.safe_text.json_safe`, the same data), CSV keeps the exact text unless
+    ``terminal`` (stdout is a terminal). CSV, JSON, JSON Lines and markdown stream batch by batch; ``table`` is drawn by
     :mod:`datapkg.result_table` (rich), which shows the first rows and counts the rest.
     """
     import duckdb
@@ -321,19 +328,19 @@ def write(result: Result, fmt: str, out: TextIO) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
-        _write(result, fmt, out)
+        _write(result, fmt, out, terminal)
     except duckdb.Error as exc:  # an error that shows only while rows are fetched
         raise UsageError(one_line(exc)) from None
 
 
-def _write(result: Result, fmt: str, out: TextIO) -> None:
+def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> None:
     if fmt in ("json", "jsonl"):
         first = True
         if fmt == "json":
             out.write("[")
         for batch in result.batches():
             for row in batch:
-                text = json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False)
+                text = json_safe(json.dumps(dict(zip(result.columns, map(_plain, row))), ensure_ascii=False))
                 if fmt == "jsonl":
                     out.write(text + "\n")
                 else:
@@ -343,14 +350,15 @@ def _write(result: Result, fmt: str, out: TextIO) -> None:
             out.write("]\n" if first else "\n]\n")
         return
     if fmt == "csv":
+        shown = visible if terminal else str  # exact data into a pipe or file; escapes on a terminal
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
+        writer.writerow([shown(c) for c in result.columns])
         for batch in result.batches():
-            writer.writerows([_text(v) for v in row] for row in batch)
+            writer.writerows([shown(_text(v)) for v in row] for row in batch)
         return
     if fmt == "markdown":
         def esc(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+            return visible(text.replace("\\", "\\\\").replace("|", "\\|"))
 
         out.write("| " + " | ".join(esc(c) for c in result.columns) + " |\n|" + "---|" * len(result.columns) + "\n")
         for batch in result.batches():
@@ -359,6 +367,28 @@ def _write(result: Result, fmt: str, out: TextIO) -> None:
     from datapkg.result_table import write_table
 
     write_table(result.columns, result.types, result.batches(), out, _text)
+
+
+def print_query(con: Any, sql: str, fmt: str, out: TextIO) -> None:
+    """Run ``sql`` on ``con`` and write its result to ``out`` (:func:`print_result`)."""
+    print_result(run_sql(con, sql), fmt, out)
+
+
+def print_result(result: Result, fmt: str, out: TextIO) -> None:
+    """Write ``result`` to ``out`` in ``fmt``; a reader that goes away (``| head``) is no error."""
+    try:
+        write(result, fmt, out, terminal=_is_terminal(out))
+        out.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # no complaint at the final flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def render(result: Result, fmt: str) -> str:
@@ -372,9 +402,13 @@ def render_schema(result: Result, fmt: str) -> str:
     """The schema listing: grouped text for ``table``, else the plain formats."""
     if fmt != "table":
         return render(result, fmt)
+    from datapkg.result_table import terminal_safe
+
     lines: list[str] = []
     current = None
-    for table, kind, column, type_, not_null, comment, table_comment in result.rows:
+    for row in result.rows:
+        table, kind, column, type_, not_null, comment, table_comment = (
+            terminal_safe(v) if isinstance(v, str) else v for v in row)
         if table != current:
             if current is not None:
                 lines.append("")

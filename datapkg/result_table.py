@@ -16,13 +16,18 @@ MAX_SHOWN = 100
 MAX_CELL = 240
 NUMERIC = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
            "USMALLINT", "UTINYINT", "UHUGEINT", "DECIMAL", "REAL")
-#: C0 and C1 control characters (and DEL) become U+FFFD: package text never drives the terminal.
-_CONTROLS = {c: "\ufffd" for c in [*range(0x00, 0x20), *range(0x7f, 0xa0)]} | {0x0A: " ", 0x0D: " ", 0x09: " "}
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` on one line, control and bidi characters shown as escapes: :func:`datapkg.safe_text.visible`."""
+    from datapkg.safe_text import visible
+
+    return visible(text)
 
 
 def cell_text(text: str) -> str:
-    """``text`` safe for a terminal cell: one line, no control characters, at most MAX_CELL characters."""
-    text = text.translate(_CONTROLS)
+    """``text`` safe for a terminal cell: :func:`terminal_safe`, at most MAX_CELL characters."""
+    text = terminal_safe(text)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 

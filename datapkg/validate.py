@@ -66,6 +66,10 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
             # a file that neither can read (missing, undecodable) is one finding, frictionless' own
             said = {(f.check, f.file) for f in findings if f.row is None}
             report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])
+        if any(f.check == "quote-not-found" for f in report.findings):
+            from datapkg.checks.quote_hints import explain_quotes
+
+            report.findings = explain_quotes(report.findings, source.root, source.descriptor)
         report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,

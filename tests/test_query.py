@@ -258,9 +258,57 @@ def test_table_fits_the_terminal_folds_long_text_and_shows_null(package: Path, m
     assert max(len(line) for line in lines) <= 40 and len(lines) > 6  # the long text is folded, not cut off
     assert lines[0].split() == ["id", "long", "missing", "empty", "hostile"]
     text = "\n".join(lines)
-    assert "NULL" in text and "\x1b" not in text and "a\ufffd[3" in text
+    assert "NULL" in text and "\x1b" not in text and "a\\x1b[3" in text
     assert lines[-1] == "(1 row)"
     wide = run("query", "-p", str(package), "SELECT repeat('x', 1000) AS x").stdout
     assert "…" in wide and wide.count("x") < 300  # cut with an ellipsis
     many = run("query", "-p", str(package), "SELECT range AS n FROM range(250)").stdout.splitlines()
     assert many[-1] == "(250 rows; first 100 shown)" and len(many) == 103
+
+
+def test_readme_file_read_is_refused_in_dpkg_query_as_the_readme_says(package: Path) -> None:
+    build(package, package / "dist")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "That file read works in your own DuckDB, not\nthrough `dpkg query`" in readme
+    result = run("query", "-p", str(package), f"SELECT * FROM '{package}/dist/parquet/people.parquet'")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "people" not in result.stdout
+    same = run("query", "-p", str(package / "dist"), "SELECT count(*) AS n FROM people", "-f", "csv")
+    assert same.stdout == "n\n3\n"
+
+
+FAST_CASES = [
+    ["query", "SELECT count(*) AS n FROM people", "-f", "csv"],
+    ["query", "SELECT person_id, age FROM people ORDER BY 1", "--format", "JSON", "-q"],
+    ["query", "-F", "jsonl", "SELECT name FROM people WHERE age > 50"],
+    ["query", "SELECT * FROM nowhere", "-f", "csv"],          # an error: the full path reports it
+    ["query", "COPY people TO 'x.csv'"],                      # refused: the full path reports it
+    ["query", "SELECT 1", "-f", "xml"],                       # a bad format: the full path says so
+    ["query", "SELECT 1 AS one", "--dist", "nowhere", "-f", "markdown"],
+    ["query", "SELECT 1", "SELECT 2"],                        # two SQL arguments: the full path refuses
+]
+
+
+@pytest.mark.parametrize("args", FAST_CASES)
+def test_console_script_fast_path_answers_as_the_full_command_line(args: list[str], package: Path) -> None:
+    """`dpkg query SQL` skips typer when the database is ready; its output and exit code are the full path's."""
+    run("query", "-p", str(package), "SELECT 1")  # the cache exists: the fast path can answer
+    full = run(*args, "-p", str(package))
+    code = ("import sys, io\nfrom datapkg.cli import entry\nsys.argv = ['dpkg', *sys.argv[1:]]\n"
+            "try:\n    entry.run()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
+            "print('TYPER', 'typer' in sys.modules, file=sys.stderr)\nsys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, *args, "-p", str(package)], capture_output=True, text=True,
+                          cwd=package.parent, env={**os.environ, "COLUMNS": "80"})
+    assert (done.returncode, done.stdout) == (full.exit_code, full.stdout)
+    assert done.stderr.splitlines()[:-1] == full.stderr.splitlines()
+    used_typer = done.stderr.splitlines()[-1] == "TYPER True"
+    assert used_typer == (full.exit_code != 0), "only calls that fail need the full command line"
+
+
+def test_fast_path_leaves_building_to_the_full_command_line(package: Path) -> None:
+    from datapkg.cli.entry import fast_query, parse_query
+
+    call = parse_query(["query", "SELECT 1", "-p", str(package)])
+    assert call is not None and fast_query(call) is False  # no database yet: nothing written, the full path builds
+    for argv in (["query"], ["query", "--help"], ["query", "--file", "q.sql"], ["query", "--schema"],
+                 ["query", "--format=csv", "SELECT 1"], ["tables"], ["-l"], []):
+        assert parse_query(argv) is None

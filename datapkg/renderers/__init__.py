@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from datapkg.report import Report
+from datapkg.report import Finding, Report
 
 FORMATS = ("text", "json", "github", "junit")
 
@@ -17,6 +17,17 @@ def get_renderer(name: str) -> Callable[..., str]:
     return module.render
 
 
+def shown(finding: Finding) -> Finding:
+    """``finding`` with every string made safe for a terminal (:func:`datapkg.safe_text.visible`):
+    the text renderers show package strings only through this."""
+    import dataclasses
+
+    from datapkg.safe_text import visible
+
+    return dataclasses.replace(finding, **{f.name: visible(getattr(finding, f.name)) for f in dataclasses.fields(finding)
+                                           if isinstance(getattr(finding, f.name), str)})
+
+
 def location(finding) -> str:
     """'row 3 (record 2), field "d"' style location of a finding (empty when it has none)."""
     parts = []
@@ -27,4 +38,4 @@ def location(finding) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["FORMATS", "Report", "get_renderer", "location"]
+__all__ = ["FORMATS", "Report", "get_renderer", "location", "shown"]

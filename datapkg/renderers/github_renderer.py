@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datapkg.renderers import location
+from datapkg.renderers import location, shown
 from datapkg.report import Finding, Report
 
 
@@ -31,7 +31,7 @@ def annotation(finding: Finding, prefix: str = "") -> str:
 
 def render(report: Report, prefix: str = "", title: str = "dpkg validate", **_: object) -> str:
     """All annotations plus a closing notice line titled ``title``."""
-    lines = [annotation(f, prefix) for f in report.findings]
+    lines = [annotation(shown(f), prefix) for f in report.findings]
     state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
     if report.truncated:
         state += f"; {report.omitted_note()}"
@@ -45,7 +45,7 @@ def summary_markdown(report: Report, prefix: str = "", title: str = "dpkg valida
     if report.truncated:
         state += f" ({report.omitted_note()})"
     rows = [f"## {title}: " + state, "", "| file | row | field | check | message |", "|---|---|---|---|---|"]
-    for f in report.findings:
+    for f in map(shown, report.findings):
         cells = [prefix + (f.file or ""), "" if f.row is None else str(f.row), f.field or "", f.check, f.message]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"

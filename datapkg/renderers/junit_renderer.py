@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
-from datapkg.renderers import location
+from datapkg.renderers import location, shown
 from datapkg.report import Report
 
 
@@ -14,7 +14,7 @@ def render(report: Report, title: str = "dpkg validate", **_: object) -> str:
     failures = len(report.errors)
     root = ET.Element("testsuites", name=title, tests="0", failures=str(failures), errors="0")
     total = 0
-    ordered = sorted(report.findings, key=lambda f: f.file or "")  # stable: keeps the report's order in a file
+    ordered = sorted(map(shown, report.findings), key=lambda f: f.file or "")  # XML 1.0 has no control characters  # stable: keeps the report's order in a file
     seen = set()
     for file, group in groupby(ordered, key=lambda f: f.file or ""):
         seen.add(file)

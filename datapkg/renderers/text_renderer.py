@@ -6,7 +6,7 @@ from itertools import groupby
 
 import typer
 
-from datapkg.renderers import location
+from datapkg.renderers import location, shown
 from datapkg.report import Report
 
 NO_FILE = "(package)"
@@ -15,7 +15,7 @@ NO_FILE = "(package)"
 def render(report: Report, **_: object) -> str:
     """Render ``report`` as text: one block per file, one line per finding, a summary line."""
     lines: list[str] = []
-    by_file = sorted(report.findings, key=lambda f: f.file or NO_FILE)  # stable: keeps the report's order in a file
+    by_file = sorted(map(shown, report.findings), key=lambda f: f.file or NO_FILE)  # stable: keeps the report's order in a file
     for file, group in groupby(by_file, key=lambda f: f.file or NO_FILE):
         lines.append(typer.style(file, bold=True))
         for finding in group:

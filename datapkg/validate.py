@@ -39,8 +39,12 @@ def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list
 
 def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
-                     step: Callable[[str], None] | None = None) -> Report:
+                     step: Callable[[str], None] | None = None, engine: str = "duckdb",
+                     spark_master: str = "local[*]") -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
+
+    ``engine="spark"`` runs the GX suites with GX's Spark engine (master ``spark_master``) on
+    DataFrames Spark reads itself; the descriptor and structure checks stay on this machine.
 
     ``step(message)`` is told which phase runs (a progress display shows it).
 
@@ -62,7 +66,13 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
         report.extend(findings)
         if accepted:
             step("curation rules and Great Expectations suites")
-            content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
+            if engine == "spark":
+                from datapkg.checks.gx_spark import run_spark_checks
+
+                content = run_spark_checks(source.root, source.descriptor, master=spark_master,
+                                           allow_remote=source.allow_remote)
+            else:
+                content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
             # a file that neither can read (missing, undecodable) is one finding, frictionless' own
             said = {(f.check, f.file) for f in findings if f.row is None}
             report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from datapkg import strict_json
 from datapkg.errors import DpkgError, UsageError
 from datapkg.loader import is_tabular, package_resources, quote_ident, resource_schema
 from datapkg.package_source import resource_paths
@@ -281,7 +282,7 @@ def read_suite_files(root: Path) -> list[dict[str, Any]]:
     suites = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = strict_json.loads(path.read_text(encoding="utf-8"), f"{VALIDATIONS}/{path.name}")
         except (OSError, ValueError) as exc:
             raise UsageError(f"{VALIDATIONS}/{path.name} is not a readable JSON suite: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):

@@ -8,7 +8,6 @@ or a remote resource when remote access was not allowed.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import zipfile
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
+from datapkg import strict_json
 from datapkg.errors import UsageError
 
 DESCRIPTOR_NAMES = ("datapackage.json", "datapackage.yaml", "datapackage.yml")
@@ -101,19 +101,9 @@ def read_descriptor(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path.name} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise UsageError(f"{path.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        data = strict_json.load_yaml(text, path.name)
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path.name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = strict_json.loads(text, path.name)
     if not isinstance(data, dict):
         raise UsageError(f"{path.name} must hold a JSON object (a data package descriptor), not {type(data).__name__}")
     return data

@@ -299,7 +299,10 @@ def _article_texts(con: Any, root: Path, articles: Table) -> None:
 
 def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[str]) -> list[RuleQuery]:
     cit = model.citations
-    rules = []
+    rules = [RuleQuery("quote-without-text", cit, "quote", (  # '' is in every article: a quote needs real characters
+        f"SELECT t.{ROW} AS _row, t.quote AS value, 'the quote has no letter or digit (only whitespace, punctuation or "
+        "invisible characters), so it proves nothing; copy the passage of the article that supports the row' AS message "
+        + _where(cit, "t.quote IS NOT NULL AND NOT regexp_matches(t.quote, '[\\p{L}\\p{N}]')")))]
     if model.articles is not None and model.articles.name in loaded:
         quote = sql_normalise("t.quote")
         rules.append(RuleQuery("quote-not-found", cit, "quote", (

@@ -8,6 +8,7 @@ or a remote resource when remote access was not allowed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import zipfile
@@ -141,15 +142,37 @@ def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> No
 
 
 def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
-    """Refuse local resource paths that resolve outside ``root`` (through a symbolic link)."""
+    """Refuse local resource, schema and dialect paths that resolve outside ``root`` (through a
+    symbolic link) or that are not regular files (a FIFO would hang the run, a device never end)."""
+    from datapkg.limits import regular_file
+
     base = root.resolve()
     resources = descriptor.get("resources")
     for resource in resources if isinstance(resources, list) else []:
         if not isinstance(resource, dict):
             continue
+        name = resource.get("name")
         for path in resource_paths(resource):
             if not is_remote(path) and not (root / path).resolve().is_relative_to(base):
-                raise UsageError(f"resource '{resource.get('name')}' path {path!r} resolves outside the package (symbolic link)")
+                raise UsageError(f"resource '{name}' path {path!r} resolves outside the package (symbolic link)")
+        named = [(p, f"resource '{name}' path") for p in resource_paths(resource)]
+        named += [(resource[k], f"resource '{name}' {k}") for k in ("schema", "dialect") if isinstance(resource.get(k), str)]
+        for index, (path, what) in enumerate(named):
+            if not is_remote(path) and os.path.lexists(root / path):
+                try:
+                    regular_file(root, path, what)
+                except FileNotFoundError:
+                    continue  # a dangling link: frictionless reports the missing file
+                if index < len(resource_paths(resource)) and _tabular_file(resource, path):
+                    from datapkg.bounds import check_resource
+
+                    check_resource(root, resource, path, resource.get("schema"))
+
+
+def _tabular_file(resource: dict[str, Any], path: str) -> bool:
+    """True for a CSV/TSV file (compressed or not), by format or name."""
+    name = path.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
+    return str(resource.get("format") or "").lower() in ("csv", "tsv") or name.endswith((".csv", ".tsv"))
 
 
 def _find_descriptor(folder: Path) -> Path:

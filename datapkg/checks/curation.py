@@ -41,6 +41,7 @@ from typing import Any
 
 from datapkg.checks.quote_anchors import anchor_rules
 from datapkg.errors import DpkgError, UsageError
+from datapkg.limits import MAX_NAMED_FILE, regular_file
 from datapkg.loader import ROW, is_tabular, load_resource, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
@@ -288,7 +289,7 @@ def _article_texts(con: Any, root: Path, articles: Table) -> None:
     for article_key, rel in rows:
         try:
             check_relative_path(rel, "path")
-            raw = (root / rel).read_text(encoding="utf-8")
+            raw = regular_file(root, rel, "path", MAX_NAMED_FILE).read_text(encoding="utf-8")
         except (UsageError, OSError, UnicodeDecodeError):
             continue  # the file checks report a missing or unsafe file
         texts.append((article_key, normalise_whitespace(raw.removeprefix("\ufeff")), raw))

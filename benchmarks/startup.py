@@ -1,14 +1,20 @@
-"""Start-up time of the CLI, as a ratio to a bare ``python -c pass`` measured in the same run.
+"""Start-up time of the CLI, side by side with the floor it is measured against.
 
-Usage: .venv/bin/python benchmarks/startup.py [--runs N]
+Usage: .venv/bin/python benchmarks/startup.py [--runs N] [--package PATH] [--no-sqlite-utils]
 
-Each command runs N times (after one warm-up); the median wall time is reported.
+The floor for ``dpkg query`` is bare ``python -c "import duckdb; duckdb.connect(DB,
+read_only=True)..."`` on the very database file ``dpkg query`` uses (the package's built or
+cached database, found by :func:`datapkg.query.open_database`); ``sqlite-utils query`` runs the
+same SQL on the same tables copied into SQLite (sqlite-utils is installed from PyPI into
+``benchmarks/out/venv-sqlite-utils`` on first use; skipped with a note if that fails). The
+commands run round-robin, N rounds after one warm-up round, so that a busy machine slows every
+command alike; the median wall time is reported, with ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -16,40 +22,101 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-COMMANDS = {
-    "python -c pass": [sys.executable, "-c", "pass"],
-    "dpkg --help": [str(BIN / "dpkg"), "--help"],
-    "dpkg validate --help": [str(BIN / "dpkg"), "validate", "--help"],
-    "dpkg query (cached, small query)": [str(BIN / "dpkg"), "query", "SELECT count(*) FROM citations", "--format", "csv"],
-}
+OUT = Path(__file__).resolve().parent / "out"
+SQL = "select count(*) from citations"
+BARE = ("import duckdb, sys\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "cur = con.execute(sys.argv[2])\n"
+        "print(','.join(d[0] for d in cur.description))\n"
+        "for row in cur.fetchall():\n    print(','.join(map(str, row)))\n")
 
 
-def median_seconds(command: list[str], runs: int) -> float:
-    """Median wall time of ``runs`` runs of ``command`` after one warm-up run."""
-    subprocess.run(command, capture_output=True, check=False)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def database_of(package: str) -> Path:
+    """The database file ``dpkg query`` uses for ``package`` (built into the cache first if needed)."""
+    from datapkg.query import open_database
+
+    con, db, _kind = open_database(package)
+    con.close()
+    return db
+
+
+def sqlite_copy(db: Path, target: Path) -> Path:
+    """The tables of ``db`` copied into the SQLite file ``target`` (rebuilt each run)."""
+    import duckdb
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    src = duckdb.connect(str(db), read_only=True)
+    dst = sqlite3.connect(target)
+    for (table,) in src.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall():
+        cur = src.execute(f'SELECT * FROM "{table}"')
+        columns = ", ".join(f'"{d[0]}"' for d in cur.description)
+        dst.execute(f'CREATE TABLE "{table}" ({columns})')
+        rows = [tuple(v if isinstance(v, (int, float, str, bytes, type(None))) else str(v) for v in r)
+                for r in cur.fetchall()]
+        dst.executemany(f'INSERT INTO "{table}" VALUES ({", ".join("?" * len(cur.description))})', rows)
+    dst.commit()
+    dst.close()
+    src.close()
+    return target
+
+
+def sqlite_utils() -> Path | None:
+    """The sqlite-utils console script in its own venv (installed from PyPI on first use), else None."""
+    venv = OUT / "venv-sqlite-utils"
+    tool = venv / "bin" / "sqlite-utils"
+    if not tool.exists():
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
+        got = made.returncode == 0 and subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "sqlite-utils"],
+            capture_output=True).returncode == 0
+        if not got:
+            print("note: sqlite-utils did not install from PyPI; its line is left out", file=sys.stderr)
+            return None
+    return tool
+
+
+def measure(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall time of each command over ``runs`` round-robin rounds (after one warm-up round)."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for round_ in range(runs + 1):
+        for label, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=False)
+            if round_:
+                times[label].append(time.perf_counter() - start)
+    return {label: statistics.median(values) for label, values in times.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--extra", nargs="*", default=[], help="more commands to time, each as one quoted string")
+    parser.add_argument("--package", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--no-sqlite-utils", action="store_true")
     args = parser.parse_args()
-    commands = dict(COMMANDS)
-    for extra in args.extra:
-        words = shlex.split(extra)
-        commands[extra] = [str(BIN / words[0]), *words[1:]]
-    base = None
-    print(f"{'command':40s} {'median s':>9s} {'× python -c pass':>18s}")
-    for label, command in commands.items():
-        seconds = median_seconds(command, args.runs)
-        base = base or seconds
-        print(f"{label:40s} {seconds:9.3f} {seconds / base:18.1f}")
+    db = database_of(args.package)
+    dpkg = str(BIN / "dpkg")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "bare python+duckdb (floor)": [sys.executable, "-c", BARE, str(db), SQL],
+        "dpkg query --format csv": [dpkg, "query", SQL, "-p", args.package, "--format", "csv"],
+        "dpkg --help": [dpkg, "--help"],
+        "dpkg validate --help": [dpkg, "validate", "--help"],
+    }
+    tool = None if args.no_sqlite_utils else sqlite_utils()
+    if tool is not None:
+        commands["sqlite-utils query (SQLite copy)"] = [str(tool), "query", str(sqlite_copy(db, OUT / "startup.sqlite")),
+                                                        SQL, "--csv"]
+    for label, command in commands.items():  # every command must work before it is timed
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{label} failed: {done.stderr.strip()}")
+    medians = measure(commands, args.runs)
+    floor = medians["bare python+duckdb (floor)"]
+    print(f"database: {db}\nSQL: {SQL}\nruns: {args.runs} round-robin rounds, median wall time\n")
+    print(f"{'command':36s} {'median s':>9s} {'× floor':>8s} {'× python -c pass':>17s}")
+    for label, seconds in medians.items():
+        print(f"{label:36s} {seconds:9.3f} {seconds / floor:8.2f} {seconds / medians['python -c pass']:17.1f}")
 
 
 if __name__ == "__main__":

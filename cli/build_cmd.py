@@ -19,8 +19,11 @@ def build(
     memory_limit: str = typer.Option("1GB", "--memory-limit", metavar="SIZE",
                                      help="DuckDB's memory cap while writing (e.g. 512MB, 4GB); beyond it, "
                                           "DuckDB spills to TMPDIR."),
+    previous: str = typer.Option(None, "--previous", metavar="OLD",
+                                 help="Previous release (package, zip, release folder or URL): write CHANGES.md, the diff against it."),
 ) -> None:
-    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS.
+    """Build the release: <name>.duckdb, parquet/, <name>-<version>.zip, dictionary.md/.html, SHA256SUMS
+    (and CHANGES.md with --previous).
 
     Refuses an invalid package (prints the validation report, exit 1) unless --force.
     """
@@ -29,7 +32,8 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, gx=not no_gx, step=step, memory_limit=memory_limit)
+            result = run_build(path, out, force=force, gx=not no_gx, step=step, memory_limit=memory_limit,
+                               previous=previous)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer
 

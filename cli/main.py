@@ -17,6 +17,7 @@ import click
 from typer.core import TyperGroup
 
 from datapkg import __version__
+from datapkg.cli.entry import error_line
 from datapkg.errors import DpkgError
 
 #: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     "datapkg.cli.build_cmd",
     "datapkg.cli.query_cmd",
     "datapkg.cli.expectations_cmd",
+    "datapkg.cli.diff_cmd",
 ]
 
 DEBIAN_OPTIONS = {
@@ -80,9 +82,7 @@ def hand_to_debian(args: list[str]) -> None:
 
 def _error(message: str) -> None:
     """The one-line error; package strings in it (paths, names, values) shown safely."""
-    from datapkg.safe_text import visible
-
-    typer.echo(f"dpkg: error: {visible(message)}", err=True)
+    typer.echo(error_line(message), err=True)
 
 
 class DpkgGroup(TyperGroup):

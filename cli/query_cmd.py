@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from datapkg.cli.entry import DIST_OPTS, FORMAT_OPTS, PACKAGE_OPTS, QUIET_OPTS
+
 
 class Format(str, Enum):
     table = "table"
@@ -37,16 +39,6 @@ def _database(package: str, dist: list[Path] | None, quiet: bool):
     return con
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that the interpreter's final flush does not complain."""
-    import os
-
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def _show_schema(con, fmt: Format, names: list[str] | None = None) -> None:
     from datapkg.query import render_schema, schema_listing
 
@@ -59,11 +51,11 @@ def _show_schema(con, fmt: Format, names: list[str] | None = None) -> None:
 def query(
     sql: str | None = typer.Argument(None, help="SQL to run (or use --file FILE.sql; none: the interactive prompt)."),
     file: Path | None = typer.Option(None, "--file", help="Read the SQL from this file ('-' for stdin)."),
-    package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
+    package: str = typer.Option(".", *PACKAGE_OPTS, help=PACKAGE_HELP),
+    format: Format = typer.Option(Format.table, *FORMAT_OPTS, help="Output format.", case_sensitive=False),
     schema: bool = typer.Option(False, "--schema", help="List tables, views, columns, types and comments instead."),
-    dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
+    dist: list[Path] | None = typer.Option(None, *DIST_OPTS, help=DIST_HELP),
+    quiet: bool = typer.Option(False, *QUIET_OPTS, help="No progress note when the cache is rebuilt."),
 ) -> None:
     """Run read-only SQL on the package's DuckDB database (built release if up to date, else a cache).
 
@@ -90,16 +82,11 @@ def query(
         return
     if not sql or not sql.strip():
         raise UsageError("no SQL given (pass it as an argument or with --file FILE.sql, or run 'dpkg shell')")
-    from datapkg.query import run_sql, write
+    from datapkg.query import print_query
 
     con = _database(package, dist, quiet)
     try:
-        result = run_sql(con, sql)
-        try:
-            write(result, format.value, sys.stdout, terminal=sys.stdout.isatty())
-            sys.stdout.flush()
-        except BrokenPipeError:  # e.g. | head: the reader has gone, which is not an error
-            _silence_stdout()
+        print_query(con, sql, format.value, sys.stdout)
     finally:
         con.close()
 
@@ -107,10 +94,10 @@ def query(
 def tables(
     names: list[str] | None = typer.Argument(None, help="Tables or views to describe (default: all of them).",
                                              show_default=False),
-    package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
-    format: Format = typer.Option(Format.table, "--format", "-f", "-F", help="Output format.", case_sensitive=False),
-    dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
+    package: str = typer.Option(".", *PACKAGE_OPTS, help=PACKAGE_HELP),
+    format: Format = typer.Option(Format.table, *FORMAT_OPTS, help="Output format.", case_sensitive=False),
+    dist: list[Path] | None = typer.Option(None, *DIST_OPTS, help=DIST_HELP),
+    quiet: bool = typer.Option(False, *QUIET_OPTS, help="No progress note when the cache is rebuilt."),
 ) -> None:
     """Describe tables and views of the package's database: columns, types and comments.
 
@@ -130,9 +117,9 @@ def tables(
 
 
 def shell(
-    package: str = typer.Option(".", "--package", "-p", help=PACKAGE_HELP),
-    dist: list[Path] | None = typer.Option(None, "--dist", help=DIST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress note when the cache is rebuilt."),
+    package: str = typer.Option(".", *PACKAGE_OPTS, help=PACKAGE_HELP),
+    dist: list[Path] | None = typer.Option(None, *DIST_OPTS, help=DIST_HELP),
+    quiet: bool = typer.Option(False, *QUIET_OPTS, help="No progress note when the cache is rebuilt."),
 ) -> None:
     """Interactive read-only SQL prompt on the package's database ('dpkg query' with no SQL too).
 

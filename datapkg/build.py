@@ -17,19 +17,25 @@ from typing import Any
 from datapkg.atomic import write_text
 from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
-from datapkg.package_source import open_package, resource_paths
+from datapkg.package_source import artefact_names, is_local, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
 from datapkg.sandbox import lock_down
 
 Step = Callable[[str], None]
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 #: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
 DEFAULT_MEMORY_LIMIT = "1GB"
-MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
-#: DuckDB threads that read the CSV files and write Parquet (the same bytes with 1 or 2 threads);
-#: the database writer writes its tables with one thread (more lay the file out differently each time).
+MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+         "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+#: The stage of a CSV file in DuckDB's memory takes up to this many times the file's size.
+STAGE_FACTOR = 4
+#: DuckDB threads that write Parquet and the dictionary (the same bytes with 1 or 2 threads), and
+#: that read the CSV files into the database writer's stage when the stage fits under the cap
+#: (:func:`writer_threads`). The writer writes the tables with one: with more, DuckDB lays the file
+#: out differently each time; and when it must evict buffers, which one it reuses would depend on
+#: the threads' timing.
 THREADS = 2
 
 
@@ -54,13 +60,6 @@ class BuildResult:
     kept: list[str] = field(default_factory=list)  #: files in --out that dpkg did not write, kept
 
 
-def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
-    """(database file name, zip file name) of a package: ``<name>.duckdb`` and ``<name>-<version>.zip``."""
-    name = SAFE_NAME.sub("-", str(descriptor.get("name") or "package")).strip("-.") or "package"
-    version = SAFE_NAME.sub("-", str(descriptor.get("version") or "")).strip("-.")
-    return f"{name}.duckdb", f"{name}-{version}.zip" if version else f"{name}.zip"
-
-
 def _check_out(out: Path, root: Path) -> None:
     """Refuse an output folder that is the package itself, holds it, or was not written by dpkg build."""
     target, package = out.resolve(), root.resolve()
@@ -70,17 +69,20 @@ def _check_out(out: Path, root: Path) -> None:
 
 
 def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
-          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
+          step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+          previous: str | Path | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
 
+    ``previous`` (a package, zip, release folder or URL of the previous release) adds
+    ``CHANGES.md``: the Markdown of ``dpkg diff previous path``.
     ``memory_limit`` caps DuckDB's memory while the database and Parquet files are written
     (DuckDB's syntax: ``"512MB"``, ``"2GB"``; ``None``: DuckDB's default, 80 % of RAM).
     Raises :class:`InvalidPackage` (exit 1) when the package does not validate and ``force``
     is false; :class:`UsageError` for unusable input or output.
     """
     step = step or (lambda _msg: None)
-    if memory_limit is not None and not MEMORY_SIZE.fullmatch(memory_limit):
-        raise UsageError(f"--memory-limit {memory_limit!r}: give a size such as 512MB or 4GB")
+    if memory_limit is not None:
+        size_bytes(memory_limit)  # a usage error before any work
     report = None
     if not force:
         from datapkg.validate import validate_package
@@ -93,13 +95,45 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
         out = Path(out)
         _check_out(out, source.root)
         check_changelog(source.root, source.descriptor.get("version"))
+        changes = _changes(previous, source, step) if previous is not None else None
         with replace_owned_dir(out, BUILD, "--out") as replacement, _out_of_memory(memory_limit):
             result = build_into(replacement.tmp, source.root, source.descriptor_name, source.descriptor, step=step,
-                                memory_limit=memory_limit)
+                                memory_limit=memory_limit, changes=changes)
         result.out = out
         result.kept = replacement.kept
         result.report = report
         return result
+
+
+def size_bytes(text: str) -> int:
+    """Bytes in a DuckDB size (``"512MB"``, ``"1.5GiB"``)."""
+    match = MEMORY_SIZE.fullmatch(text)
+    if not match:
+        raise UsageError(f"--memory-limit {text!r}: give a size such as 512MB or 4GB")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
+
+
+def writer_threads(root: Path, descriptor: dict[str, Any], memory_limit: str | None) -> int:
+    """Threads that read the CSV files into the writer's stage: :data:`THREADS` when the package's
+    data fits under the cap :data:`STAGE_FACTOR` times over (nothing is evicted), else 1 (then what
+    DuckDB evicts and reuses happens in the same order in every build). The stage's layout, and so
+    the file's bytes, depend on this number: it is a function of the inputs and the cap only."""
+
+    data = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
+               for p in resource_paths(r) if is_local(p) and (root / p).is_file())
+    return THREADS if memory_limit and data * STAGE_FACTOR < size_bytes(memory_limit) else 1
+
+
+def _changes(previous: str | Path, source: Any, step: Step) -> str:
+    """CHANGES.md: ``dpkg diff`` of the previous release against this package, in Markdown."""
+    from datapkg.diff import diff_sources
+    from datapkg.diff_render import to_markdown
+    from datapkg.version_source import open_version
+
+    step("comparing with the previous release")
+    with open_version(str(previous), allow_remote=True) as old:
+        return to_markdown(diff_sources(old, source, old_label=str(previous),
+                                        new_label=str(source.descriptor.get("version") or source.origin)))
 
 
 @contextlib.contextmanager
@@ -116,8 +150,9 @@ def _out_of_memory(limit: str | None) -> Iterator[None]:
 
 
 def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
-               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> BuildResult:
-    """Write every artefact of the release into the empty ``folder``.
+               step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+               changes: str | None = None) -> BuildResult:
+    """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text).
 
     The zip (deflate, one core) is written in a thread while DuckDB writes the Parquet files and
     the dictionary reads the database: on two cores the two overlap.
@@ -130,7 +165,7 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
     info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
-                          threads=THREADS)  # byte-reproducible
+                          threads=writer_threads(root, descriptor, memory_limit))  # byte-reproducible
     config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
     step("writing Parquet, the release zip and the data dictionary")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpkg-zip") as pool:
@@ -139,12 +174,27 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
         _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
         _write_dictionary(folder, db_path, root, descriptor, info, config)
         zipped.result()
+    warnings = list(info.warnings) + _write_extras(folder, root, descriptor, changes, step)
     step("writing SHA256SUMS")
     sums = write_sums(folder)
     artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
     finish_folder(folder, descriptor)
     return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),
-                       views=[v.name for v in info.views], warnings=list(info.warnings))
+                       views=[v.name for v in info.views], warnings=warnings)
+
+
+def _write_extras(folder: Path, root: Path, descriptor: dict[str, Any], changes: str | None, step: Step) -> list[str]:
+    """CHANGES.md (when given) and the evidence reader (packages with a citation model); warnings."""
+    from datapkg.evidence_html import write_evidence
+
+    if changes is not None:
+        write_text(folder / "CHANGES.md", changes)
+    step("writing the evidence reader")
+    evidence = write_evidence(folder, root, descriptor)
+    if evidence is not None and evidence.unplaced:
+        return [f"evidence: {len(evidence.unplaced)} citation(s) not found in their article "
+                "(listed in evidence/index.html)"]
+    return []
 
 
 def _write_parquet(db_path: Path, folder: Path, tables: list[str], config: dict[str, Any]) -> None:

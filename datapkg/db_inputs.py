@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from datapkg.checks.files import sha256_of
+from datapkg.file_hash import sha256_of
 from datapkg.package_source import is_local, json_value, resource_paths
 
 META_SCHEMA = "_dpkg"
@@ -57,23 +57,32 @@ def content_key(entries: dict[str, str], descriptor: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(both, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(root: Path, descriptor_name: str, descriptor: dict[str, Any]) -> str:
-    """The key of a package's query cache: its descriptor and the files it names (before any row is read)."""
+def cache_key(root: Path, descriptor_name: str, descriptor: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The key of a package's query cache (its descriptor and the files it names, before any row is
+    read) and the manifest of those files (for :func:`is_up_to_date`, so that no file is hashed twice)."""
     files = [f for f in input_files(root, descriptor_name, descriptor, []) if f != descriptor_name]
-    return content_key(manifest(root, files), descriptor)
+    entries = manifest(root, files)
+    return content_key(entries, descriptor), entries
 
 
-def is_up_to_date(con: Any, root: Path, descriptor: dict[str, Any]) -> bool:
-    """True when the database of ``con`` was made from this descriptor and exactly the files now at ``root``."""
+def is_up_to_date(con: Any, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> bool:
+    """True when the database of ``con`` was made from this descriptor and exactly the files now at ``root``.
+
+    ``known``: digests of some of those files just computed (a :func:`manifest`), used instead of reading them again.
+    """
     try:
-        recorded = dict(con.execute(f"SELECT path, sha256 FROM {META_SCHEMA}.inputs").fetchall())
-        info = dict(con.execute(f"SELECT key, value FROM {META_SCHEMA}.info").fetchall())
+        rows = con.execute(f"SELECT 'file', path, sha256 FROM {META_SCHEMA}.inputs "
+                           f"UNION ALL SELECT 'info', key, value FROM {META_SCHEMA}.info").fetchall()
     except Exception:  # noqa: BLE001 - not a dpkg database, or an older layout
         return False
+    recorded = {path: digest for kind, path, digest in rows if kind == "file"}
+    info = {key: value for kind, key, value in rows if kind == "info"}
     if info.get("descriptor") != descriptor_digest(descriptor):
         return False
     for rel, digest in recorded.items():
         path = root / rel
+        if (known or {}).get(rel) == digest:
+            continue
         if not path.is_file() or sha256_of(path) != digest:
             return False
     return True

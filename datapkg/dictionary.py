@@ -204,13 +204,19 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;c
 header{background:#1f3a5f;color:#fff;padding:1.2rem 2rem}header h1{margin:0 0 .3rem;font-size:1.5rem}
 header p{margin:.2rem 0;opacity:.9}main{padding:1rem 2rem;max-width:80rem}
 nav{background:#fff;border:1px solid #d8dde6;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}
-nav a{margin-right:1rem;white-space:nowrap}section{background:#fff;border:1px solid #d8dde6;border-radius:6px;padding:.4rem 1.2rem 1rem;margin:1rem 0}
+nav{display:flex;flex-wrap:wrap;gap:.2rem 1rem}nav a{white-space:nowrap}section{background:#fff;border:1px solid #d8dde6;border-radius:6px;padding:.4rem 1.2rem 1rem;margin:1rem 0}
 h2{font-size:1.2rem;border-bottom:1px solid #e3e7ee;padding-bottom:.3rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}
 dt{font-weight:600;color:#4a5568}dd{margin:0}table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #d8dde6;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#eef2f7}
 td.num,th.num{text-align:right}code{background:#eef2f7;padding:0 .2rem;border-radius:3px;font-size:.85em}
 header code{background:rgba(255,255,255,.18);color:#fff}th.num{width:5rem}
 .ex code{display:inline-block;margin:0 .2rem .2rem 0}.type{color:#2b6cb0;white-space:nowrap}
+td,dd,p{overflow-wrap:anywhere}
+@media (max-width:700px){header{padding:.8rem 1rem}header h1{font-size:1.2rem}main{padding:.5rem}
+section{padding:.3rem .7rem .7rem}dl{grid-template-columns:minmax(0,1fr)}dt{margin-top:.3rem}
+table,thead,tbody,tr,td{display:block;width:auto}thead{display:none}tr{border:1px solid #d8dde6;border-radius:4px;margin:.5rem 0;padding:.2rem .4rem}
+td{border:none;padding:.15rem 0}td:empty{display:none}td.num{text-align:left}
+td::before{content:attr(data-label) ": ";font-weight:600;color:#4a5568}.type{white-space:normal}}
 """
 
 
@@ -220,7 +226,8 @@ def _h(text: Any) -> str:
 
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
     cells = "".join(f'<th{" class=num" if i in numeric else ""}>{_h(c)}</th>' for i, c in enumerate(head))
-    body = "".join("<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{c}</td>' for i, c in enumerate(row)) + "</tr>"
+    body = "".join("<tr>" + "".join(f'<td data-label="{_h(head[i])}"{" class=num" if i in numeric else ""}>{c}</td>'
+                                    for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 

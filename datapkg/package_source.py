@@ -9,6 +9,7 @@ or a remote resource when remote access was not allowed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -22,6 +23,8 @@ from datapkg.errors import UsageError
 
 DESCRIPTOR_NAMES = ("datapackage.json", "datapackage.yaml", "datapackage.yml")
 REMOTE_SCHEMES = ("http", "https", "ftp", "ftps", "s3", "gs")
+#: What a package name or version may keep in a release file name (the rest becomes '-').
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass
@@ -51,6 +54,13 @@ class PackageSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
+    """(database file name, zip file name) of a package's release: ``<name>.duckdb`` and ``<name>-<version>.zip``."""
+    name = SAFE_NAME.sub("-", str(descriptor.get("name") or "package")).strip("-.") or "package"
+    version = SAFE_NAME.sub("-", str(descriptor.get("version") or "")).strip("-.")
+    return f"{name}.duckdb", f"{name}-{version}.zip" if version else f"{name}.zip"
 
 
 def is_remote(path: str) -> bool:

@@ -12,12 +12,13 @@ Expectations, and builds a database (which loads more) only when no up-to-date o
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
 import io
-import os
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def one_line(exc: BaseException) -> str:
 # --- which database ---------------------------------------------------------------------------
 
 def _db_name(descriptor: dict[str, Any]) -> str:
-    from datapkg.build import artefact_names
+    from datapkg.package_source import artefact_names
 
     return artefact_names(descriptor)[0]
 
@@ -100,7 +101,7 @@ def release_database(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any]) -> Any | None:
+def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> Any | None:
     """A read-only connection to ``db`` when it was made from the package now at ``root``, else None."""
     import duckdb
 
@@ -110,7 +111,7 @@ def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any]) -> Any | 
         con = duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error:
         return None
-    if is_up_to_date(con, root, descriptor):
+    if is_up_to_date(con, root, descriptor, known):
         return con
     con.close()
     return None
@@ -135,9 +136,10 @@ def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: 
     from datapkg.user_cache import user_cache_dir
 
     folder = user_cache_dir("query")
-    db = folder / f"{cache_key(root, descriptor_name, descriptor)[:32]}-{name}"
+    key, known = cache_key(root, descriptor_name, descriptor)
+    db = folder / f"{key[:32]}-{name}"
     if db.is_file():
-        con = _open_if_current(db, root, descriptor)
+        con = _open_if_current(db, root, descriptor, known)
         if con is not None:
             return con, db
     step("building the query cache")
@@ -234,7 +236,7 @@ def run_sql(con: Any, sql: str) -> Result:
     cursor = None
     try:
         for statement in statements:
-            cursor = interruptible(con, con.execute, statement.query)
+            cursor = interruptible(con, con.execute, statement)  # the parsed statement: no second parse
         description = cursor.description or []
     except duckdb.CatalogException as exc:
         message = one_line(exc)
@@ -421,6 +423,28 @@ def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> Non
     from datapkg.result_table import write_table
 
     write_table(result.columns, result.types, result.batches(), out, _text)
+
+
+def print_query(con: Any, sql: str, fmt: str, out: TextIO) -> None:
+    """Run ``sql`` on ``con`` and write its result to ``out`` (:func:`print_result`)."""
+    print_result(run_sql(con, sql), fmt, out)
+
+
+def print_result(result: Result, fmt: str, out: TextIO) -> None:
+    """Write ``result`` to ``out`` in ``fmt``; a reader that goes away (``| head``) is no error."""
+    try:
+        write(result, fmt, out, terminal=_is_terminal(out))
+        out.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # no complaint at the final flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def render(result: Result, fmt: str) -> str:

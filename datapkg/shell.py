@@ -64,7 +64,7 @@ class SqlShell(cmd.Cmd):
 
     def _run(self, sql: str) -> None:
         try:
-            write(run_sql(self.con, sql), self.mode, self.stdout)
+            write(run_sql(self.con, sql), self.mode, self.stdout, terminal=self.interactive)
         except UsageError as exc:
             self._error(str(exc))
 

@@ -45,7 +45,7 @@ def test_wheel_holds_the_library_and_its_cli_under_datapkg_only(wheel: Path) -> 
     for module in ROOT.glob("cli/*.py"):
         assert f"datapkg/cli/{module.name}" in names
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "dpkg = datapkg.cli.main:run" in entry
+    assert "dpkg = datapkg.cli.entry:run" in entry
 
 
 @pytest.mark.slow

@@ -274,3 +274,41 @@ def test_readme_file_read_is_refused_in_dpkg_query_as_the_readme_says(package: P
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "people" not in result.stdout
     same = run("query", "-p", str(package / "dist"), "SELECT count(*) AS n FROM people", "-f", "csv")
     assert same.stdout == "n\n3\n"
+
+
+FAST_CASES = [
+    ["query", "SELECT count(*) AS n FROM people", "-f", "csv"],
+    ["query", "SELECT person_id, age FROM people ORDER BY 1", "--format", "JSON", "-q"],
+    ["query", "-F", "jsonl", "SELECT name FROM people WHERE age > 50"],
+    ["query", "SELECT * FROM nowhere", "-f", "csv"],          # an error: the full path reports it
+    ["query", "COPY people TO 'x.csv'"],                      # refused: the full path reports it
+    ["query", "SELECT 1", "-f", "xml"],                       # a bad format: the full path says so
+    ["query", "SELECT 1 AS one", "--dist", "nowhere", "-f", "markdown"],
+    ["query", "SELECT 1", "SELECT 2"],                        # two SQL arguments: the full path refuses
+]
+
+
+@pytest.mark.parametrize("args", FAST_CASES)
+def test_console_script_fast_path_answers_as_the_full_command_line(args: list[str], package: Path) -> None:
+    """`dpkg query SQL` skips typer when the database is ready; its output and exit code are the full path's."""
+    run("query", "-p", str(package), "SELECT 1")  # the cache exists: the fast path can answer
+    full = run(*args, "-p", str(package))
+    code = ("import sys, io\nfrom datapkg.cli import entry\nsys.argv = ['dpkg', *sys.argv[1:]]\n"
+            "try:\n    entry.run()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
+            "print('TYPER', 'typer' in sys.modules, file=sys.stderr)\nsys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, *args, "-p", str(package)], capture_output=True, text=True,
+                          cwd=package.parent, env={**os.environ, "COLUMNS": "80"})
+    assert (done.returncode, done.stdout) == (full.exit_code, full.stdout)
+    assert done.stderr.splitlines()[:-1] == full.stderr.splitlines()
+    used_typer = done.stderr.splitlines()[-1] == "TYPER True"
+    assert used_typer == (full.exit_code != 0), "only calls that fail need the full command line"
+
+
+def test_fast_path_leaves_building_to_the_full_command_line(package: Path) -> None:
+    from datapkg.cli.entry import fast_query, parse_query
+
+    call = parse_query(["query", "SELECT 1", "-p", str(package)])
+    assert call is not None and fast_query(call) is False  # no database yet: nothing written, the full path builds
+    for argv in (["query"], ["query", "--help"], ["query", "--file", "q.sql"], ["query", "--schema"],
+                 ["query", "--format=csv", "SELECT 1"], ["tables"], ["-l"], []):
+        assert parse_query(argv) is None

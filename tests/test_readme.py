@@ -31,7 +31,7 @@ def test_every_command_and_option_shown_exists(line: str) -> None:
     words = shlex.split(line.split("#")[0])[1:]
     command = [w for w in words[:2] if not w.startswith("-") and w in ("validate", "query", "tables", "build",
                                                                           "download", "verify", "expectations",
-                                                                          "generate")]
+                                                                          "generate", "diff")]
     assert command, f"no known command in {line!r}"
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output

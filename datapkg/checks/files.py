@@ -14,27 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.errors import UsageError
+from datapkg.file_hash import digest_of, sha256_of  # noqa: F401 - imported from here by other modules
 from datapkg.limits import regular_file
 from datapkg.package_source import PackageSource, check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
 
 WATCHED_FOLDERS = ("resources", "seeds")
 BOM = b"\xef\xbb\xbf"
-CHUNK = 1 << 20
-
-
-def digest_of(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    return digest_of(path, "sha256")
 
 
 def parse_hash(value: str) -> tuple[str, str]:

@@ -1,0 +1,98 @@
+"""The ``dpkg`` console script: ``dpkg query "SQL"`` on an up-to-date database starts at the floor.
+
+The common analyst call, ``dpkg query SQL [-p PACKAGE] [-f FORMAT] [-q] [--dist DIR]`` with a
+database that needs no building, runs here without loading typer and click (about a third of
+the start-up time): it opens the database and prints the result with the same library calls
+as the ``query`` command. Everything else — help, other commands, other options, a database
+that must be built first, and any error — goes to the full typer command line
+(:mod:`datapkg.cli.main`), which gives the one-line messages and exit codes. The option
+spellings here are the ones ``query`` declares (``datapkg/cli/query_cmd.py`` imports them).
+"""
+
+from __future__ import annotations
+
+import sys
+
+PACKAGE_OPTS = ("--package", "-p")
+FORMAT_OPTS = ("--format", "-f", "-F")
+DIST_OPTS = ("--dist",)
+QUIET_OPTS = ("--quiet", "-q")
+
+
+class _NeedsTheFullPath(Exception):
+    """The fast path does not handle this call (a database to build, an error to report)."""
+
+
+def parse_query(argv: list[str]) -> dict | None:
+    """``{sql, package, format, dist}`` for a plain ``query`` call, else None (the full path decides)."""
+    if not argv or argv[0] != "query":
+        return None
+    found: dict = {"sql": None, "package": ".", "format": "table", "dist": []}
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in QUIET_OPTS:
+            continue
+        if arg in PACKAGE_OPTS + FORMAT_OPTS + DIST_OPTS:
+            value = next(args, None)
+            if value is None or value.startswith("-"):
+                return None
+            if arg in DIST_OPTS:
+                found["dist"].append(value)
+            else:
+                found["package" if arg in PACKAGE_OPTS else "format"] = value.lower() if arg in FORMAT_OPTS else value
+        elif arg.startswith("-") or found["sql"] is not None:
+            return None  # --help, --file, --schema, a=b forms, two SQL arguments...
+        else:
+            found["sql"] = arg
+    if not found["sql"] or not found["sql"].strip():
+        return None
+    return found
+
+
+def fast_query(call: dict) -> bool:
+    """Run a parsed ``query`` call when its database is ready; False (nothing written) when the full path must."""
+    from pathlib import Path
+
+    from datapkg.errors import DpkgError
+    from datapkg.query import FORMATS, open_database, print_result, run_sql
+
+    if call["format"] not in FORMATS:
+        return False
+
+    def no_building(_message: str) -> None:
+        raise _NeedsTheFullPath
+
+    try:
+        con, _db, _kind = open_database(call["package"], dist=[Path(d) for d in call["dist"]] or None, step=no_building)
+    except (_NeedsTheFullPath, DpkgError):
+        return False
+    try:
+        try:
+            result = run_sql(con, call["sql"])
+        except DpkgError:
+            return False  # nothing written yet: the full path reports it
+        try:
+            print_result(result, call["format"], sys.stdout)
+        except DpkgError as exc:  # an error that shows only while rows are fetched
+            sys.stderr.write(error_line(str(exc)) + "\n")
+            sys.exit(exc.exit_code)
+    finally:
+        con.close()
+    return True
+
+
+def error_line(message: str) -> str:
+    """The one line every failure of ``dpkg`` prints on stderr (package strings in it shown safely)."""
+    from datapkg.safe_text import visible
+
+    return f"dpkg: error: {visible(message)}"
+
+
+def run() -> None:
+    """Console-script entry point."""
+    call = parse_query(sys.argv[1:])
+    if call is not None and fast_query(call):
+        sys.exit(0)
+    from datapkg.cli.main import run as full_run
+
+    full_run()

@@ -40,7 +40,7 @@ def check_decompression(path: Path, what: str, opener: Any) -> None:
                 if total > cap:
                     raise MAX_UNZIPPED.refuse(what, f"more than {cap} bytes from {compressed}")
                 if total > RATIO_FLOOR and total / compressed > ratio:
-                    raise MAX_RATIO.refuse(what, f"{total // compressed} to 1 so far")
+                    raise MAX_RATIO.refuse(what, f"{total} bytes from {compressed} so far")
     except (OSError, EOFError, lzma.LZMAError) as exc:
         from datapkg.errors import UsageError
 

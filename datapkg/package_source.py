@@ -231,6 +231,8 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     target = Path(text)
     if not target.exists():
         raise UsageError(f"{text}: no such file or folder")
+    if not target.is_dir() and not target.is_file():  # opening a FIFO would wait for ever
+        raise UsageError(f"{text} is not a regular file or a folder (a FIFO or a device?); refused")
     tmpdir = None
     if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES) and release_zip(target):
         target = release_zip(target)  # a release folder (dpkg build's output): its package is its zip

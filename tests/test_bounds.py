@@ -106,3 +106,9 @@ def test_a_schema_of_too_many_fields_is_refused(tmp_path: Path, monkeypatch: pyt
     write_package(tmp_path, [table("t", "t.csv", [{"name": f"c{i}"} for i in range(5)])], {"t.csv": "c0\n1\n"})
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert "resource 't' schema: over the limit of 3 for the number of columns (5 fields)" in one_line(result)
+
+
+def test_a_fifo_named_on_the_command_line_is_refused(tmp_path: Path):
+    os.mkfifo(tmp_path / "package.zip")
+    result = runner.invoke(app, ["validate", str(tmp_path / "package.zip")])
+    assert result.exit_code == 2 and "is not a regular file or a folder" in one_line(result)

@@ -210,17 +210,22 @@ def _extract_zip(path: Path) -> tuple[Path, Path]:
     raise UsageError(f"{path.name} holds no datapackage.json at its root")
 
 
-def release_zip(folder: Path) -> Path | None:
-    """The package zip of a release folder (``SHA256SUMS`` listing exactly one ``.zip``), else None."""
+def is_database_file(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (its header's magic bytes, not its name)."""
     try:
-        lines = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        with path.open("rb") as file:
+            return file.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
+def release_folder_zip(folder: Path) -> Path | None:
+    """The package zip of a release folder (the one ``.zip`` its ``SHA256SUMS`` lists), else None."""
+    if not (folder / "SHA256SUMS").is_file():
         return None
-    zips = [line.split(None, 1)[1].lstrip("*") for line in lines
-            if len(line.split(None, 1)) == 2 and line.rstrip().lower().endswith(".zip")]
-    if len(zips) != 1 or "/" in zips[0] or not (folder / zips[0]).is_file():
-        return None
-    return folder / zips[0]
+    from datapkg.verify import SUMS, read_sums, release_zip
+
+    return folder / release_zip(read_sums(folder / SUMS))
 
 
 def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
@@ -234,14 +239,17 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     if not target.is_dir() and not target.is_file():  # opening a FIFO would wait for ever
         raise UsageError(f"{text} is not a regular file or a folder (a FIFO or a device?); refused")
     tmpdir = None
-    if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES) and release_zip(target):
-        target = release_zip(target)  # a release folder (dpkg build's output): its package is its zip
+    if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES):
+        target = release_folder_zip(target) or target  # a release folder (dpkg build's output): its zip
     if target.is_dir():
         descriptor_path = _find_descriptor(target)
         root = target
     elif zipfile.is_zipfile(target) or target.suffix.lower() == ".zip":
         tmpdir, root = _extract_zip(target)
         descriptor_path = _find_descriptor(root)
+    elif is_database_file(target):
+        raise UsageError(f"{text} is a DuckDB database, not a package: give the package folder, its descriptor or its "
+                         "release zip ('dpkg query' and 'dpkg tables' read a .duckdb as it is)")
     else:
         descriptor_path = target
         root = target.parent

@@ -69,7 +69,7 @@ def test_real_package_has_no_curation_findings() -> None:
 
 
 def test_real_package_passes_frictionless_checks() -> None:
-    report = validate_package(ROOT, gx=False)
+    report = validate_package(ROOT)
     assert report.errors == [], report.errors
 
 
@@ -80,7 +80,8 @@ def test_every_curated_row_has_a_quote_from_its_article() -> None:
     for c in read(ROOT, "citations"):
         assert normalise_whitespace(c["quote"]) in articles[c["article_id"]], c["citation_id"]
     for name, key in [("meetings", "meeting_id"), ("meeting_participants", "participation_id"), ("officials", "official_id"),
-                      ("positions", "position_id"), ("figures", "figure_id"), ("sanctions", "sanction_id")]:
+                      ("positions", "position_id"), ("figures", "figure_id"), ("bodies", "body_id"),
+                      ("sanction_programmes", "programme_id"), ("sanction_relations", "relation_id"), ("transfers", "transfer_id")]:
         rows = read(ROOT, name)
         assert rows, name
         assert all((name, r[key]) in cited for r in rows), name
@@ -93,6 +94,40 @@ def test_quote_not_found(pkg: Path) -> None:
     rows[0]["quote"] = rows[0]["quote"].replace("Korut", "Korea Utara", 1)
     write(pkg, "citations", rows)
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 2, "quote")]
+
+
+def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path) -> None:
+    """A curly apostrophe typed into a quote: the finding names the seed file, the closest passage and the character."""
+    rows = read(pkg, "citations")
+    quote = rows[0]["quote"]
+    at = quote.index("Putin") + len("Putin")
+    rows[0]["quote"] = quote[:at] + "\u2019s" + quote[at + 1:]  # 'Putin pada' becomes 'Putin’spada'
+    write(pkg, "citations", rows)
+    article = next(r["path"] for r in read(pkg, "articles") if r["article_id"] == rows[0]["article_id"])
+    report = validate_package(pkg)
+    found = [f for f in report.errors if f.check == "quote-not-found"]
+    assert [(f.file, f.row, f.record) for f in found] == [("resources/citations.csv", 2, rows[0]["citation_id"])]
+    message = found[0].message
+    assert f"; closest passage in {article}: \"" in message
+    assert (f"the quote departs from it at character {at + 1}: the quote has U+2019 RIGHT SINGLE QUOTATION MARK (\u2019) "
+            "where the article has U+0020 SPACE ( )") in message
+
+
+def test_departure_of_a_quote_from_an_article() -> None:
+    from datapkg.checks.quote_hints import departure, hint
+
+    text = "Kim Jong-un met Vladimir Putin in Vostochny. They talked about rockets."
+    assert departure("Kim Jong\u2011un met", text) == (8, 8)  # a non-breaking hyphen
+    assert departure("They talked about ships", text) == (18, 63)
+    assert departure("zzz", text) is None
+    # no verbatim piece: difflib's quadratic search runs on a short article only (the bound on large ones)
+    dashed, spaced = "Vladimir-Putin-in-Vostochny-They-talked", "Vladimir Putin in Vostochny They talked"
+    assert departure(dashed, spaced) == (8, 8)
+    assert departure(dashed, spaced + " ." * 60_000) is None
+    assert hint("Putin in Vostochny!", text, "seeds/a.txt") == (
+        '; closest passage in seeds/a.txt: "…et Vladimir Putin in Vostochny. They talked about rockets."; '
+        "the quote departs from it at character 19: the quote has U+0021 EXCLAMATION MARK (!) "
+        "where the article has U+002E FULL STOP (.)")
 
 
 def test_quote_whitespace_runs_are_the_only_normalisation(pkg: Path) -> None:
@@ -144,14 +179,14 @@ def test_official_and_article_ids_resolve_through_foreign_keys(pkg: Path) -> Non
     """Declared as foreign keys in the Table Schemas: frictionless reports them (not re-implemented)."""
     participant = edit(pkg, "meeting_participants", "participation_id", "ptc-001", official_id="off-nobody")
     citation = edit(pkg, "citations", "citation_id", "cit-0002", article_id="art-999")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("foreign-key", "resources/meeting_participants.csv", participant, "official_id") in keys
     assert ("foreign-key", "resources/citations.csv", citation, "article_id") in keys
 
 
 def test_qid_shape_is_a_schema_pattern(pkg: Path) -> None:
     row = edit(pkg, "officials", "official_id", "off-vladimir-putin", wikidata="Q07747")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert keys == {("constraint-error", "resources/officials.csv", row, "wikidata")}
 
 
@@ -182,18 +217,14 @@ def test_unknown_language_code(pkg: Path) -> None:
 @pytest.mark.parametrize("date, precision", [("2019-02-30", "day"), ("2019-02-27", "month"), ("2019-13", "month"),
                                              ("2019", "day"), ("2019-02-27", "")])
 def test_date_precision_mismatch(pkg: Path, date: str, precision: str) -> None:
-    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", start_date=date, end_date="", date_precision=precision)
-    assert findings(pkg) == [("date-precision-mismatch", "resources/meetings.csv", row, "start_date")]
+    row = edit(pkg, "positions", "position_id", "pos-putin-president", start_date=date, end_date="", date_precision=precision)
+    assert findings(pkg) == [("date-precision-mismatch", "resources/positions.csv", row, "start_date")]
 
 
 def test_start_after_end(pkg: Path) -> None:
-    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", end_date="2019-02-26")
-    assert findings(pkg) == [("start-after-end", "resources/meetings.csv", row, "start_date")]
-
-
-def test_period_start_after_end(pkg: Path) -> None:
-    row = edit(pkg, "figures", "figure_id", "fig-trade-2017q1", period_end="2016-12")
-    assert findings(pkg) == [("start-after-end", "resources/figures.csv", row, "period_start")]
+    row = edit(pkg, "positions", "position_id", "pos-putin-president", start_date="2000-05-07", end_date="2000-05-06",
+               date_precision="day")
+    assert findings(pkg) == [("start-after-end", "resources/positions.csv", row, "start_date")]
 
 
 # ------------------------------------------------------------------ inferences
@@ -232,10 +263,10 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
     citations.append({"citation_id": "cit-9999", "resource": "officials", "record_id": "off-vladimir-putin",
                       "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un",
                       "quote_start": str(text.index("Vladimir")), "quote_end": str(text.index(" lagi")),
-                      "quote_en": "Vladimir Putin meets Kim Jong Un"})
+                      "quote_en": "Vladimir Putin meets Kim Jong Un", "attributed_to": "article", "certainty": "stated"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
-    assert validate_package(pkg, gx=False).errors == []
+    assert validate_package(pkg).errors == []
     citations[-1]["quote"] = "Vladimir Putin bertemu Kim Jong-un"
     write(pkg, "citations", citations)
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", len(citations) + 1, "quote")]
@@ -260,6 +291,23 @@ def test_rules_follow_declarations_in_any_package(tmp_path: Path) -> None:
                                                  ("unknown-country-code", "data/t.csv", 3, "country")]
 
 
+def test_a_code_in_the_wrong_case_gets_did_you_mean(tmp_path: Path) -> None:
+    fields = [{"name": "id", "type": "string"},
+              {"name": "country", "type": "string", "codeList": "ISO 3166-1 alpha-2"},
+              {"name": "currency", "type": "string", "codeList": "ISO 4217"},
+              {"name": "language", "type": "string", "codeList": "ISO 639-1"}]
+    write_package(tmp_path, [table("t", "data/t.csv", fields, primaryKey=["id"])],
+                  {"data/t.csv": "id,country,currency,language\na,ru,usd,EN\nb,XX,RUB,id\n"})
+    report = validate_package(tmp_path)
+    messages = {(f.row, f.field): f.message for f in report.findings}
+    assert messages[(2, "country")] == ("country must be an ISO 3166-1 alpha-2 country code; ru is not one "
+                                        "(pycountry list); did you mean RU?")
+    assert messages[(2, "currency")].endswith("; usd is not one (pycountry list); did you mean USD?")
+    assert messages[(2, "language")].endswith("; EN is not one (pycountry list); did you mean en?")
+    assert messages[(3, "country")].endswith("; XX is not one (pycountry list)")
+    assert len(report.errors) == 4
+
+
 def findings_of(root: Path, descriptor: dict) -> list[tuple]:
     return sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(root, descriptor))
 
@@ -273,17 +321,22 @@ def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
 
 
 def test_curation_guide_worked_example(pkg: Path) -> None:
-    """CURATION.md's worked example: 'Moskow' -> 'Moscow' in the quote is reported at row 60."""
+    """CURATION.md's worked example: the record holds Vladivostok, cor-001 keeps the article's 'Moskow' from cit-0059."""
+    assert row_of(pkg, "corrections", "correction_id", "cor-001") == 2
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Moscow")
+    assert row and findings(pkg) == [("correction-recorded-mismatch", "resources/corrections.csv", 2, "recorded")]
+    edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Vladivostok")
     row = edit(pkg, "citations", "citation_id", "cit-0059",
                quote="Pertemuan Putin dan Kim merupakan yang kedua kalinya terjadi. Keduanya bertemu pada 2019 di Moscow.")
     assert row == 60
-    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 60, "quote")]
+    assert findings(pkg) == [("correction-not-in-quote", "resources/corrections.csv", 2, "as_reported"),
+                             ("quote-not-found", "resources/citations.csv", 60, "quote")]
 
 
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
     (pkg / "seeds" / "000_90dc3cc939872ef1.txt").unlink()
     assert findings(pkg) == []
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("file-missing", "resources/articles.csv", 2, "path") in keys
 
 
@@ -294,9 +347,9 @@ def test_unreadable_table_is_left_to_frictionless(pkg: Path) -> None:
 
 def test_citation_of_a_table_the_package_lacks(pkg: Path) -> None:
     descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "sanctions"]
-    (pkg / "resources" / "sanctions.csv").unlink()
-    rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "sanctions"]
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "transfers"]
+    (pkg / "resources" / "transfers.csv").unlink()
+    rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "transfers"]
     got = sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor))
     assert got == [("unresolved-reference", "resources/citations.csv", row, "resource") for row in rows]
 

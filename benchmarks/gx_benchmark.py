@@ -185,6 +185,15 @@ def found_pairs(stdout: str, child_file: str = "data/child.csv") -> set[tuple[in
     return pairs
 
 
+def score(stdout: str, expected: set[tuple[int, str]]) -> tuple[int, int] | None:
+    """(seeded errors found with their row and field, other findings) of a JSON report; None: no JSON."""
+    try:
+        pairs = found_pairs(stdout)
+    except ValueError:
+        return None
+    return len(expected & pairs), len(pairs - expected)
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--measure-child":
         _measure_child(json.loads(sys.argv[2]))
@@ -231,15 +240,13 @@ def main() -> None:
         if name == "import great_expectations":
             print(f"{line} {'-':>9}  -")
             continue
-        try:
-            pairs = found_pairs(r["stdout"])
-        except ValueError:
+        scored = score(r["stdout"], expected)
+        if scored is None:
             print(f"{line}  (no JSON output: {r['stderr'][-200:]!r})")
             continue
-        hit = expected & pairs
-        extra = pairs - expected
-        print(f"{line} {len(hit):4}/{len(expected):<4}  "
-              f"{'yes' if hit == expected else 'NO'}{f' (+{len(extra)} other)' if extra else ''}")
+        hit, extra = scored
+        print(f"{line} {hit:4}/{len(expected):<4}  "
+              f"{'yes' if hit == len(expected) else 'NO'}{f' (+{extra} other)' if extra else ''}")
     print("(peak memory in MB: 'largest' = max RSS of the largest process; 'all' = peak of the RSS summed "
           "over the process tree, sampled every 5 ms)")
     floor = results["DuckDB SQL floor"]["wall"]
@@ -250,7 +257,7 @@ def main() -> None:
         line = f"{name}: {r['wall'] / (floor + gx_import):.2f}x (DuckDB floor + GX import = {floor + gx_import:.2f} s)"
         if "frictionless validate" in results:
             fr = results["frictionless validate"]
-            line += (f"; {r['wall'] / fr['wall']:.2f}x frictionless' wall time (goal <= 0.2), "
+            line += (f"; {r['wall'] / fr['wall']:.2f}x frictionless' wall time (goal <= 0.12), "
                      f"{r['tree_mb'] / fr['tree_mb']:.2f}x its peak memory, all processes (goal <= 1)")
         print(line)
 

@@ -60,7 +60,8 @@ def query_tables(sql: str) -> list[str]:
     return [t.name for t in tree.find_all(exp.Table) if t.name not in ctes and t.name != BATCH_STANDIN]
 
 
-def _expectation(gx: Any, exp: dict[str, Any], columns: list[str], known: set[str]) -> Any:
+def _expectation(gx: Any, exp: dict[str, Any], columns: list[str], known: set[str], spark: Any = None,
+                 batch_view: str = "") -> Any:
     """The GX expectation object for ``exp`` on Spark; ValueError (with the reason) when it cannot run there."""
     from datapkg.spark_sql import NotOnSpark
 
@@ -78,6 +79,11 @@ def _expectation(gx: Any, exp: dict[str, Any], columns: list[str], known: set[st
         unknown = sorted(set(query_tables(kwargs["unexpected_rows_query"])) - set(known))
         if unknown:
             raise ValueError(f"its SQL reads {', '.join(unknown)}, which the Spark engine does not have")
+        if spark is not None:  # Spark's analyser (no data read): a translation Spark refuses is named, not an error
+            try:
+                spark.sql(kwargs["unexpected_rows_query"].format(batch=batch_view)).schema
+            except Exception as exc:  # noqa: BLE001 - pyspark's AnalysisException and parse errors
+                raise ValueError(f"Spark SQL refuses the translated rule: {str(exc).strip().splitlines()[0][:160]}") from None
     cls = gx.expectations.registry.get_expectation_impl(exp["type"])
     return cls(**kwargs, meta=exp.get("meta"))
 
@@ -115,7 +121,8 @@ def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str,
         batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
         for exp in suite.get("expectations") or []:
             try:
-                expectation = _expectation(gx, exp, frame.columns, known)
+                expectation = _expectation(gx, exp, frame.columns, known, spark,
+                                           f"`raw__{resource}`" if cells else f"`{resource}`")
             except (ValueError, TypeError, KeyError) as exc:
                 run.not_on_spark.append((name, exp.get("type", "?"), str(exc)))
                 continue

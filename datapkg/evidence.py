@@ -187,6 +187,7 @@ def collect(root: Path, descriptor: dict[str, Any]) -> Evidence | None:
     if model is None or model.articles is None:
         return None
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         names = {model.citations.name, model.articles.name, *model.curated,
                  *(t.name for t in tables.values() if CORRECTION_FIELDS <= set(t.field_names))}

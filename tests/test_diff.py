@@ -266,3 +266,11 @@ def test_long_text_change_shown_as_word_diff(tmp_path: Path) -> None:
     new = _plain(tmp_path / "new", f'1,"{long_new}",10\n')
     text = to_text(diff_packages(old, new))
     assert 'name: "…at the cosmodrome and talked for [-several-]{+five+} hours about rockets"' in text
+
+
+def test_json_output_has_no_raw_bidi_or_c1(tmp_path: Path) -> None:
+    old = _plain(tmp_path / "old", "1,alpha,10\n")
+    new = _plain(tmp_path / "new", "1,al\u202epha\u009b,10\n")
+    out = runner.invoke(app, ["diff", str(old), str(new), "--format", "json"]).output
+    assert "\u202e" not in out and "\u009b" not in out
+    assert json.loads(out)["resources"][0]["rows"]["changed"][0]["changes"][0]["new"] == "al\u202epha\u009b"

@@ -274,3 +274,18 @@ def test_json_output_has_no_raw_bidi_or_c1(tmp_path: Path) -> None:
     out = runner.invoke(app, ["diff", str(old), str(new), "--format", "json"]).output
     assert "\u202e" not in out and "\u009b" not in out
     assert json.loads(out)["resources"][0]["rows"]["changed"][0]["changes"][0]["new"] == "al\u202epha\u009b"
+
+
+def test_release_url_with_allow_remote(tmp_path: Path) -> None:
+    from datapkg.build import build
+    from tests.release_server import Behaviour, ReleaseServer
+
+    old = curated_package(tmp_path / "old")
+    new = curated_package(tmp_path / "new", people=[PEOPLE[0], {"person_id": "p-putin", "name_en": "V. Putin"}])
+    release = tmp_path / "dist"
+    build(old, release, force=True)
+    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    with ReleaseServer(Behaviour(files)) as server:
+        out = runner.invoke(app, ["diff", server.url(), str(new), "--allow-remote"])
+    assert out.exit_code == 1, out.output
+    assert 'name_en: "Vladimir Putin" → "V. Putin"' in out.output

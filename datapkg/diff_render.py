@@ -241,7 +241,10 @@ def _md_fact(fact: Any) -> list[str]:
     if fact.flag:
         lines.append(f"  - ⚠️ **{fact.flag}**")
     for fc in fact.changes:
-        lines.append(f"  - {md(fc.field)}: {md(fc.old)} → {md(fc.new)}")
+        if isinstance(fc.old, str) and isinstance(fc.new, str) and max(len(fc.old), len(fc.new)) > 80:
+            lines.append(f"  - {md(fc.field)}: {_md_word_diff(fc.old, fc.new)}")
+        else:
+            lines.append(f"  - {md(fc.field)}: {md(fc.old)} → {md(fc.new)}")
     for cite in fact.citations:
         where = f"{md(cite.article_id)} ({md(cite.citation_id)})"
         if cite.status == "changed" and cite.old_quote is not None:

@@ -289,3 +289,12 @@ def test_release_url_with_allow_remote(tmp_path: Path) -> None:
         out = runner.invoke(app, ["diff", server.url(), str(new), "--allow-remote"])
     assert out.exit_code == 1, out.output
     assert 'name_en: "Vladimir Putin" → "V. Putin"' in out.output
+
+
+def test_markdown_fact_change_word_by_word(tmp_path: Path) -> None:
+    summary = "Summit at the Vostochny cosmodrome in the Amur region, where the two leaders talked for several hours"
+    old = curated_package(tmp_path / "old", events=[dict(EVENTS[0], summary_en=summary), EVENTS[1]])
+    new = curated_package(tmp_path / "new", events=[dict(EVENTS[0], summary_en=summary.replace("several", "four")),
+                                                    EVENTS[1]])
+    markdown = to_markdown(diff_packages(old, new))
+    assert "talked for <del>several</del><ins>four</ins> hours" in markdown

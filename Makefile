@@ -20,10 +20,12 @@ validate: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_spark.sh $(VENV)
 	$(VENV)/bin/python -m pytest -n auto
 
 # The large-data tests (marked slow); exit 5 (none collected) is not a failure.
 test-slow: $(STAMP)
+	@scripts/ensure_spark.sh $(VENV)
 	$(VENV)/bin/python -m pytest -m slow || [ $$? -eq 5 ]
 
 test-all: $(STAMP)

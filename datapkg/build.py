@@ -17,7 +17,7 @@ from typing import Any
 from datapkg.atomic import write_text
 from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
-from datapkg.package_source import artefact_names, open_package, resource_paths
+from datapkg.package_source import artefact_names, is_local, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
@@ -26,9 +26,16 @@ from datapkg.sandbox import lock_down
 Step = Callable[[str], None]
 #: DuckDB's memory cap while the database and Parquet files are written (``--memory-limit``).
 DEFAULT_MEMORY_LIMIT = "1GB"
-MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
-#: DuckDB threads that read the CSV files and write Parquet (the same bytes with 1 or 2 threads);
-#: the database writer writes its tables with one thread (more lay the file out differently each time).
+MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+         "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+#: The stage of a CSV file in DuckDB's memory takes up to this many times the file's size.
+STAGE_FACTOR = 4
+#: DuckDB threads that write Parquet and the dictionary (the same bytes with 1 or 2 threads), and
+#: that read the CSV files into the database writer's stage when the stage fits under the cap
+#: (:func:`writer_threads`). The writer writes the tables with one: with more, DuckDB lays the file
+#: out differently each time; and when it must evict buffers, which one it reuses would depend on
+#: the threads' timing.
 THREADS = 2
 
 
@@ -74,8 +81,8 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
     is false; :class:`UsageError` for unusable input or output.
     """
     step = step or (lambda _msg: None)
-    if memory_limit is not None and not MEMORY_SIZE.fullmatch(memory_limit):
-        raise UsageError(f"--memory-limit {memory_limit!r}: give a size such as 512MB or 4GB")
+    if memory_limit is not None:
+        size_bytes(memory_limit)  # a usage error before any work
     report = None
     if not force:
         from datapkg.validate import validate_package
@@ -96,6 +103,25 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
         result.kept = replacement.kept
         result.report = report
         return result
+
+
+def size_bytes(text: str) -> int:
+    """Bytes in a DuckDB size (``"512MB"``, ``"1.5GiB"``)."""
+    match = MEMORY_SIZE.fullmatch(text)
+    if not match:
+        raise UsageError(f"--memory-limit {text!r}: give a size such as 512MB or 4GB")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
+
+
+def writer_threads(root: Path, descriptor: dict[str, Any], memory_limit: str | None) -> int:
+    """Threads that read the CSV files into the writer's stage: :data:`THREADS` when the package's
+    data fits under the cap :data:`STAGE_FACTOR` times over (nothing is evicted), else 1 (then what
+    DuckDB evicts and reuses happens in the same order in every build). The stage's layout, and so
+    the file's bytes, depend on this number: it is a function of the inputs and the cap only."""
+
+    data = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
+               for p in resource_paths(r) if is_local(p) and (root / p).is_file())
+    return THREADS if memory_limit and data * STAGE_FACTOR < size_bytes(memory_limit) else 1
 
 
 def _changes(previous: str | Path, source: Any, step: Step) -> str:
@@ -141,7 +167,7 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
     info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
-                          threads=THREADS)  # byte-reproducible
+                          threads=writer_threads(root, descriptor, memory_limit))  # byte-reproducible
     config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
     step("writing Parquet, the release zip and the data dictionary")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpkg-zip") as pool:

@@ -285,7 +285,13 @@ def _csv_options(resource: dict[str, Any], dialect: dict[str, Any], path: str) -
     return _Csv(dialect.get("delimiter", default_delim), quote, escape, header_rows, comment, encoding)
 
 
-def _has_skipped_lines(path: Path, comment: str | None) -> bool:
+def csv_dialect(root: Path, resource: dict[str, Any], rel: str) -> _Csv:
+    """The CSV dialect the loader reads ``rel`` of ``resource`` with (delimiter, quote, escape,
+    header rows, comment, encoding): the Spark reader (:mod:`datapkg.spark_frames`) reads alike."""
+    return _csv_options(resource, resource_dialect(root, resource), rel)
+
+
+def has_skipped_lines(path: Path, comment: str | None) -> bool:
     """True when the file has blank lines (or comment lines), which DuckDB skips but frictionless counts."""
     tail = b"\n"  # a blank first line counts too
     marker = comment.encode() if comment else None
@@ -434,7 +440,7 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
         con.execute(f"DROP TABLE IF EXISTS {blank_table}")
         con.execute(f"DROP TABLE IF EXISTS {extra_table}")
-        if _has_skipped_lines(path, opts.comment):
+        if has_skipped_lines(path, opts.comment):
             import pyarrow as pa
 
             numbers, blanks = _row_numbers(path, opts)

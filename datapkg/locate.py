@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +46,51 @@ def _positions(keys: list[str], names: list[Any]) -> list[int]:
     return [names.index(k) for k in keys] if keys and all(k in names for k in keys) else []
 
 
-def scan_places(path: Path, resource: dict[str, Any], root: Path, rows: set[int]) -> dict[int, Place]:
-    """:class:`Place` of every row in ``rows`` (frictionless numbering) of the CSV at ``path``."""
+def records(path: Path, resource: dict[str, Any], root: Path, last: int) -> Iterator[tuple[int, int, list[str]]]:
+    """(row number, physical first line, cells) of every record of the CSV at ``path`` up to row ``last``."""
     opts = _csv_options(resource, resource_dialect(root, resource), path.name)
-    keys, names = _key_fields(root, resource)
     encoding = "utf-8-sig" if opts.encoding in ("utf-8", "utf8") else opts.encoding
-    last, places = max(rows), {}
-    key_at = [] if opts.header_rows else _positions(keys, names)
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         reader = _csv_reader(handle, opts)
         line = 0
         for number, cells in enumerate(reader, start=1):
-            if number == 1 and opts.header_rows:
-                key_at = _positions(keys, cells)
-            if number in rows:
-                values = [cells[i] for i in key_at if i < len(cells)]
-                data = number not in opts.header_rows
-                record = ",".join(values) if data and key_at and len(values) == len(key_at) else None
-                places[number] = Place(line + 1, record)
+            yield number, line + 1, cells
             line = reader.line_num
-            if number >= last or number >= MAX_RECORDS:
-                break
+            if number >= min(last, MAX_RECORDS):
+                return
+
+
+def _has_header(root: Path, resource: dict[str, Any], path: Path) -> bool:
+    return bool(_csv_options(resource, resource_dialect(root, resource), path.name).header_rows)
+
+
+def scan_places(path: Path, resource: dict[str, Any], root: Path, rows: set[int]) -> dict[int, Place]:
+    """:class:`Place` of every row in ``rows`` (frictionless numbering) of the CSV at ``path``."""
+    keys, names = _key_fields(root, resource)
+    header = _has_header(root, resource, path)
+    places, key_at = {}, [] if header else _positions(keys, names)
+    for number, line, cells in records(path, resource, root, max(rows)):
+        if number == 1 and header:
+            key_at = _positions(keys, cells)
+        if number in rows:
+            values = [cells[i] for i in key_at if i < len(cells)]
+            data = number > 1 or not header
+            record = ",".join(values) if data and key_at and len(values) == len(key_at) else None
+            places[number] = Place(line, record)
     return places
+
+
+def read_rows(path: Path, resource: dict[str, Any], root: Path, rows: set[int] | None = None) -> dict[int, dict[str, str]]:
+    """The cells of each row in ``rows`` (all data rows when None) by field name: the header's, or the schema's."""
+    _, names = _key_fields(root, resource)
+    header = _has_header(root, resource, path)
+    found: dict[int, dict[str, str]] = {}
+    for number, _line, cells in records(path, resource, root, max(rows) if rows else MAX_RECORDS):
+        if number == 1 and header:
+            names = cells
+        elif rows is None or number in rows:
+            found[number] = dict(zip(names, cells))
+    return found
 
 
 def _tabular_files(root: Path, descriptor: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -104,6 +104,10 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         if accepted:
             step("curation rules and Great Expectations suites" if gx else "curation rules")
             report.extend(_content_checks(source, gx, large, data_docs))
+        if any(f.check == "quote-not-found" for f in report.findings):
+            from datapkg.checks.quote_hints import explain_quotes
+
+            report.findings = explain_quotes(report.findings, source.root, source.descriptor)
         report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,

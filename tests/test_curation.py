@@ -95,6 +95,41 @@ def test_quote_not_found(pkg: Path) -> None:
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 2, "quote")]
 
 
+@pytest.mark.parametrize("gx", [False, True])
+def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path, gx: bool) -> None:
+    """A curly apostrophe typed into a quote: the finding names the seed file, the closest passage and the character."""
+    rows = read(pkg, "citations")
+    quote = rows[0]["quote"]
+    at = quote.index("Putin") + len("Putin")
+    rows[0]["quote"] = quote[:at] + "\u2019s" + quote[at + 1:]  # 'Putin pada' becomes 'Putin’spada'
+    write(pkg, "citations", rows)
+    article = next(r["path"] for r in read(pkg, "articles") if r["article_id"] == rows[0]["article_id"])
+    report = validate_package(pkg, gx=gx)
+    found = [f for f in report.errors if f.check == "quote-not-found"]
+    assert [(f.file, f.row, f.record) for f in found] == [("resources/citations.csv", 2, rows[0]["citation_id"])]
+    message = found[0].message
+    assert f"; closest passage in {article}: \"" in message
+    assert (f"the quote departs from it at character {at + 1}: the quote has U+2019 RIGHT SINGLE QUOTATION MARK (\u2019) "
+            "where the article has U+0020 SPACE ( )") in message
+
+
+def test_departure_of_a_quote_from_an_article() -> None:
+    from datapkg.checks.quote_hints import departure, hint
+
+    text = "Kim Jong-un met Vladimir Putin in Vostochny. They talked about rockets."
+    assert departure("Kim Jong\u2011un met", text) == (8, 8)  # a non-breaking hyphen
+    assert departure("They talked about ships", text) == (18, 63)
+    assert departure("zzz", text) is None
+    # no verbatim piece: difflib's quadratic search runs on a short article only (the bound on large ones)
+    dashed, spaced = "Vladimir-Putin-in-Vostochny-They-talked", "Vladimir Putin in Vostochny They talked"
+    assert departure(dashed, spaced) == (8, 8)
+    assert departure(dashed, spaced + " ." * 60_000) is None
+    assert hint("Putin in Vostochny!", text, "seeds/a.txt") == (
+        '; closest passage in seeds/a.txt: "…et Vladimir Putin in Vostochny. They talked about rockets."; '
+        "the quote departs from it at character 19: the quote has U+0021 EXCLAMATION MARK (!) "
+        "where the article has U+002E FULL STOP (.)")
+
+
 def test_quote_whitespace_runs_are_the_only_normalisation(pkg: Path) -> None:
     rows = read(pkg, "citations")
     rows[0]["quote"] = "  " + rows[0]["quote"].replace(" ", " \n\t\u00a0 ") + " "
@@ -258,6 +293,24 @@ def test_rules_follow_declarations_in_any_package(tmp_path: Path) -> None:
     descriptor = json.loads((tmp_path / "datapackage.json").read_text())
     assert findings_of(tmp_path, descriptor) == [("date-precision-mismatch", "data/t.csv", 3, "when"),
                                                  ("unknown-country-code", "data/t.csv", 3, "country")]
+
+
+@pytest.mark.parametrize("gx", [False, True])
+def test_a_code_in_the_wrong_case_gets_did_you_mean(tmp_path: Path, gx: bool) -> None:
+    fields = [{"name": "id", "type": "string"},
+              {"name": "country", "type": "string", "codeList": "ISO 3166-1 alpha-2"},
+              {"name": "currency", "type": "string", "codeList": "ISO 4217"},
+              {"name": "language", "type": "string", "codeList": "ISO 639-1"}]
+    write_package(tmp_path, [table("t", "data/t.csv", fields, primaryKey=["id"])],
+                  {"data/t.csv": "id,country,currency,language\na,ru,usd,EN\nb,XX,RUB,id\n"})
+    report = validate_package(tmp_path, gx=gx)
+    messages = {(f.row, f.field): f.message for f in report.findings}
+    assert messages[(2, "country")] == ("country must be an ISO 3166-1 alpha-2 country code; ru is not one "
+                                        "(pycountry list); did you mean RU?")
+    assert messages[(2, "currency")].endswith("; usd is not one (pycountry list); did you mean USD?")
+    assert messages[(2, "language")].endswith("; EN is not one (pycountry list); did you mean en?")
+    assert messages[(3, "country")].endswith("; XX is not one (pycountry list)")
+    assert len(report.errors) == 4
 
 
 def findings_of(root: Path, descriptor: dict) -> list[tuple]:

@@ -190,9 +190,13 @@ def _code_list_rules(table: Table) -> list[RuleQuery]:
         if any(other not in table.field_names for other in when):
             continue
         condition = "".join(f" AND t.{_q(other)} = {_lit(str(value))}" for other, value in when.items())
+        # 'ru' or ' RU': the code of the list that differs only in case or surrounding space
+        closest = (f"(SELECT min(c.code) FROM _codes c WHERE c.list = {_lit(code_list)} "
+                   f"AND upper(c.code) = upper(trim({col})))")
         rules.append(RuleQuery(check, table, name, (
             f"SELECT t.{ROW} AS _row, {col} AS value, "
-            f"{_lit(f'{name} must be {label}; ')} || {col} || ' is not one (pycountry list)' AS message "
+            f"{_lit(f'{name} must be {label}; ')} || {col} || ' is not one (pycountry list)' || "
+            f"coalesce('; did you mean ' || {closest} || '?', '') AS message "
             + _where(table, f"{col} IS NOT NULL{condition} AND {col} NOT IN "
                             f"(SELECT code FROM _codes WHERE list = {_lit(code_list)})"))))
     return rules

@@ -331,13 +331,15 @@ def to_markdown(diff: PackageDiff, limit: int = MARKDOWN_LIMIT) -> str:
     tables = [res for res in diff.resources if res.differs]
     if tables:
         sections.append(["### Tables", ""] + [line for res in tables for line in _md_resource(res)])
-    out = "\n".join(head)
-    for section in sections:
-        text = "\n".join(section) + "\n"
-        if len(out) + len(text) > limit:
-            out += "\n*…cut to fit a comment; run `dpkg diff --format json` for the whole diff.*\n"
-            break
-        out += text
+    out = "\n".join(head) + "\n"
+    lines = [line for section in sections for line in section]
+    cut = "\n*…cut to fit a comment; run `dpkg diff --format json` for the whole diff.*\n"
+    open_blocks = 0
+    for line in lines:
+        if len(out) + len(line) + 1 + len(cut) + 20 > limit:
+            return out + "\n</details>\n" * open_blocks + cut  # close the table block the cut falls in
+        open_blocks += line.startswith("<details>") - (line == "</details>")
+        out += line + "\n"
     return out
 
 

@@ -298,3 +298,13 @@ def test_markdown_fact_change_word_by_word(tmp_path: Path) -> None:
                                                     EVENTS[1]])
     markdown = to_markdown(diff_packages(old, new))
     assert "talked for <del>several</del><ins>four</ins> hours" in markdown
+
+
+def test_markdown_cut_to_fit_a_comment(tmp_path: Path) -> None:
+    old = _plain(tmp_path / "old", "".join(f"{i},name {i},{i}\n" for i in range(3000)))
+    new = _plain(tmp_path / "new", "".join(f"{i},renamed {i},{i}\n" for i in range(3000)))
+    markdown = to_markdown(diff_packages(old, new, limit=None), limit=20_000)
+    assert len(markdown) <= 20_000
+    assert "| ✏️ | 0 | name | name 0 | renamed 0 |" in markdown
+    assert markdown.rstrip().endswith("run `dpkg diff --format json` for the whole diff.*")
+    assert markdown.count("<details>") == markdown.count("</details>")

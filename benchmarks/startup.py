@@ -8,12 +8,15 @@ cached database, found by :func:`datapkg.query.open_database`); ``sqlite-utils q
 same SQL on the same tables copied into SQLite (sqlite-utils is installed from PyPI into
 ``benchmarks/out/venv-sqlite-utils`` on first use; skipped with a note if that fails). The
 commands run round-robin, N rounds after one warm-up round, so that a busy machine slows every
-command alike; the median wall time is reported, with ratios.
+command alike; the median wall time and the median CPU time (user + system) are reported,
+with ratios to the floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -76,16 +79,26 @@ def sqlite_utils() -> Path | None:
     return tool
 
 
-def measure(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
-    """Median wall time of each command over ``runs`` round-robin rounds (after one warm-up round)."""
-    times: dict[str, list[float]] = {label: [] for label in commands}
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+    """(median wall time, median CPU time) of each command over ``runs`` round-robin rounds (after a warm-up).
+
+    CPU time (user + system of the child) is the steadier figure on a busy machine: waiting for
+    a core counts in the wall time only.
+    """
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     for round_ in range(runs + 1):
         for label, command in commands.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu()
             subprocess.run(command, capture_output=True, check=False)
             if round_:
-                times[label].append(time.perf_counter() - start)
-    return {label: statistics.median(values) for label, values in times.items()}
+                times[label].append((time.perf_counter() - start, _cpu() - cpu))
+    return {label: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
+            for label, values in times.items()}
 
 
 def main() -> None:
@@ -112,11 +125,12 @@ def main() -> None:
         if done.returncode != 0:
             raise SystemExit(f"{label} failed: {done.stderr.strip()}")
     medians = measure(commands, args.runs)
-    floor = medians["bare python+duckdb (floor)"]
-    print(f"database: {db}\nSQL: {SQL}\nruns: {args.runs} round-robin rounds, median wall time\n")
-    print(f"{'command':36s} {'median s':>9s} {'× floor':>8s} {'× python -c pass':>17s}")
-    for label, seconds in medians.items():
-        print(f"{label:36s} {seconds:9.3f} {seconds / floor:8.2f} {seconds / medians['python -c pass']:17.1f}")
+    floor_wall, floor_cpu = medians["bare python+duckdb (floor)"]
+    print(f"database: {db}\nSQL: {SQL}\nruns: {args.runs} round-robin rounds, medians; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    print(f"{'command':36s} {'wall s':>7s} {'× floor':>8s} {'CPU s':>7s} {'× floor':>8s}")
+    for label, (wall, cpu) in medians.items():
+        print(f"{label:36s} {wall:7.3f} {wall / floor_wall:8.2f} {cpu:7.3f} {cpu / floor_cpu:8.2f}")
 
 
 if __name__ == "__main__":

@@ -303,7 +303,7 @@ def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor
     step("loading texts")
     _load_texts(con, root, schemas, texts_name, info)
     step("creating views")
-    _create_views(con, schemas, info)
+    _create_views(con, schemas, info, descriptor)
     step("recording inputs")
     files = input_files(root, descriptor_name, descriptor, info.text_files)
     entries = manifest(root, [f for f in files if f != descriptor_name])  # the descriptor: by its digest
@@ -410,8 +410,9 @@ def _label(columns: list[str]) -> str | None:
     return next((c for c in LABEL_COLUMNS if c in columns), None)
 
 
-def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseInfo) -> None:
-    """Analyst views, each only where the package has the tables it needs."""
+def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseInfo,
+                  descriptor: dict[str, Any] | None = None) -> None:
+    """Analyst views, each only where the package has the tables it needs, then the package's own (sqlViews)."""
     tables = [n for n in info.tables]
     views: list[ViewInfo] = []
     texts = info.texts_table
@@ -456,11 +457,25 @@ def _create_views(con: Any, schemas: dict[str, dict[str, Any]], info: DatabaseIn
     citation = _citation_table(con, schemas, info)
     if citation:
         views += _citation_views(con, citation, schemas, info)
+    import duckdb
+
+    from datapkg.package_views import declared_views
+
+    declared, warnings = declared_views(con, descriptor or {})
+    info.warnings += warnings
+    views += [ViewInfo(name, description, sql) for name, description, sql in declared]
+    own = {name for name, _, _ in declared}
     for view in views:
-        if view.name in info.tables or view.name == texts:
-            info.warnings.append(f"view {view.name} not created: a table has that name")
+        if view.name in info.tables or view.name == texts or view.name in {v.name for v in info.views}:
+            info.warnings.append(f"view {view.name} not created: a table or view has that name")
             continue
-        con.execute(f"CREATE VIEW out.main.{q(view.name)} AS {view.sql}")
+        try:
+            con.execute(f"CREATE VIEW out.main.{q(view.name)} AS {view.sql}")
+        except duckdb.Error as exc:
+            if view.name not in own:
+                raise
+            info.warnings.append(f"view {view.name} not created: {str(exc).strip().splitlines()[0]}")
+            continue
         _comment(con, "VIEW", f"out.main.{q(view.name)}", view.description)
         for col in _columns(con, view.name):
             _comment(con, "COLUMN", f"out.main.{q(view.name)}.{q(col)}", view.columns.get(col, ""))

@@ -197,17 +197,13 @@ def _extract_zip(path: Path) -> tuple[Path, Path]:
     raise UsageError(f"{path.name} holds no datapackage.json at its root")
 
 
-def release_zip(folder: Path) -> Path | None:
-    """The package zip of a release folder (``SHA256SUMS`` listing exactly one ``.zip``), else None."""
-    try:
-        lines = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+def release_folder_zip(folder: Path) -> Path | None:
+    """The package zip of a release folder (the one ``.zip`` its ``SHA256SUMS`` lists), else None."""
+    if not (folder / "SHA256SUMS").is_file():
         return None
-    zips = [line.split(None, 1)[1].lstrip("*") for line in lines
-            if len(line.split(None, 1)) == 2 and line.rstrip().lower().endswith(".zip")]
-    if len(zips) != 1 or "/" in zips[0] or not (folder / zips[0]).is_file():
-        return None
-    return folder / zips[0]
+    from datapkg.verify import SUMS, read_sums, release_zip
+
+    return folder / release_zip(read_sums(folder / SUMS))
 
 
 def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
@@ -219,8 +215,8 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     if not target.exists():
         raise UsageError(f"{text}: no such file or folder")
     tmpdir = None
-    if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES) and release_zip(target):
-        target = release_zip(target)  # a release folder (dpkg build's output): its package is its zip
+    if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES):
+        target = release_folder_zip(target) or target  # a release folder (dpkg build's output): its zip
     if target.is_dir():
         descriptor_path = _find_descriptor(target)
         root = target

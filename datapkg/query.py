@@ -21,14 +21,11 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from datapkg.atomic import replace_file
 from datapkg.errors import UsageError
 from datapkg.package_source import DESCRIPTOR_NAMES
-from datapkg.safe_text import json_safe, visible
 from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
@@ -36,23 +33,21 @@ FORMATS = ("table", "csv", "json", "jsonl", "markdown")
 ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
 #: Query caches kept in the user's cache folder (the newest; older ones are deleted when one is built).
 CACHE_KEEP = 16
-CACHE_NAME = re.compile(r"[0-9a-f]{32}-.+\.duckdb")
+CACHE_NAME = r"[0-9a-f]{32}-.+\.duckdb"
 BATCH = 10_000
 READ_ONLY_CONFIG = SANDBOX_CONFIG
 
 
-@dataclass
 class Result:
     """Columns, their DuckDB types and the rows of the last statement.
 
     Rows are fetched lazily from ``cursor`` in batches (:meth:`batches`) so that CSV/JSON
-    output streams; :attr:`rows` fetches them all (and keeps them).
+    output streams; :attr:`rows` fetches them all (and keeps them). (A plain class, not a
+    dataclass: this module is on ``dpkg query``'s start-up path.)
     """
 
-    columns: list[str]
-    types: list[str]
-    cursor: Any = None
-    _rows: list[tuple] | None = None
+    def __init__(self, columns: list[str], types: list[str], cursor: Any = None, rows: list[tuple] | None = None) -> None:
+        self.columns, self.types, self.cursor, self._rows = columns, types, cursor, rows
 
     def batches(self, size: int = BATCH) -> Iterator[list[tuple]]:
         """The rows in batches (all at once when they were already fetched)."""
@@ -157,7 +152,7 @@ def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: 
 
 def _prune(folder: Path) -> None:
     """Keep the CACHE_KEEP newest query caches dpkg wrote in ``folder``; delete older ones."""
-    mine = [p for p in folder.glob("*.duckdb") if CACHE_NAME.fullmatch(p.name)]
+    mine = [p for p in folder.glob("*.duckdb") if re.fullmatch(CACHE_NAME, p.name)]
     mine.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in mine[CACHE_KEEP:]:
         old.unlink(missing_ok=True)
@@ -166,6 +161,7 @@ def _prune(folder: Path) -> None:
 def _rebuild(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
              step: Callable[[str], None]) -> None:
     """Build the database into ``target`` through a temporary file (atomic replace)."""
+    from datapkg.atomic import replace_file
     from datapkg.database import create_database
 
     with replace_file(target, companions=(".wal",)) as tmp:
@@ -334,7 +330,18 @@ def write(result: Result, fmt: str, out: TextIO, *, terminal: bool = False) -> N
 
 
 def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> None:
+    if fmt == "csv":  # first, and safe_text only on a terminal: CSV into a pipe is dpkg query's fast path
+        shown = str
+        if terminal:
+            from datapkg.safe_text import visible as shown
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([shown(c) for c in result.columns])
+        for batch in result.batches():
+            writer.writerows([shown(_text(v)) for v in row] for row in batch)
+        return
     if fmt in ("json", "jsonl"):
+        from datapkg.safe_text import json_safe
+
         first = True
         if fmt == "json":
             out.write("[")
@@ -349,13 +356,8 @@ def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> Non
         if fmt == "json":
             out.write("]\n" if first else "\n]\n")
         return
-    if fmt == "csv":
-        shown = visible if terminal else str  # exact data into a pipe or file; escapes on a terminal
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([shown(c) for c in result.columns])
-        for batch in result.batches():
-            writer.writerows([shown(_text(v)) for v in row] for row in batch)
-        return
+    from datapkg.safe_text import visible
+
     if fmt == "markdown":
         def esc(text: str) -> str:
             return visible(text.replace("\\", "\\\\").replace("|", "\\|"))

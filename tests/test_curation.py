@@ -80,7 +80,8 @@ def test_every_curated_row_has_a_quote_from_its_article() -> None:
     for c in read(ROOT, "citations"):
         assert normalise_whitespace(c["quote"]) in articles[c["article_id"]], c["citation_id"]
     for name, key in [("meetings", "meeting_id"), ("meeting_participants", "participation_id"), ("officials", "official_id"),
-                      ("positions", "position_id"), ("figures", "figure_id"), ("sanctions", "sanction_id")]:
+                      ("positions", "position_id"), ("figures", "figure_id"), ("bodies", "body_id"),
+                      ("sanction_programmes", "programme_id"), ("sanction_relations", "relation_id"), ("transfers", "transfer_id")]:
         rows = read(ROOT, name)
         assert rows, name
         assert all((name, r[key]) in cited for r in rows), name
@@ -217,18 +218,14 @@ def test_unknown_language_code(pkg: Path) -> None:
 @pytest.mark.parametrize("date, precision", [("2019-02-30", "day"), ("2019-02-27", "month"), ("2019-13", "month"),
                                              ("2019", "day"), ("2019-02-27", "")])
 def test_date_precision_mismatch(pkg: Path, date: str, precision: str) -> None:
-    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", start_date=date, end_date="", date_precision=precision)
-    assert findings(pkg) == [("date-precision-mismatch", "resources/meetings.csv", row, "start_date")]
+    row = edit(pkg, "positions", "position_id", "pos-putin-president", start_date=date, end_date="", date_precision=precision)
+    assert findings(pkg) == [("date-precision-mismatch", "resources/positions.csv", row, "start_date")]
 
 
 def test_start_after_end(pkg: Path) -> None:
-    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-02-hanoi-summit", end_date="2019-02-26")
-    assert findings(pkg) == [("start-after-end", "resources/meetings.csv", row, "start_date")]
-
-
-def test_period_start_after_end(pkg: Path) -> None:
-    row = edit(pkg, "figures", "figure_id", "fig-trade-2017q1", period_end="2016-12")
-    assert findings(pkg) == [("start-after-end", "resources/figures.csv", row, "period_start")]
+    row = edit(pkg, "positions", "position_id", "pos-putin-president", start_date="2000-05-07", end_date="2000-05-06",
+               date_precision="day")
+    assert findings(pkg) == [("start-after-end", "resources/positions.csv", row, "start_date")]
 
 
 # ------------------------------------------------------------------ inferences
@@ -267,7 +264,7 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
     citations.append({"citation_id": "cit-9999", "resource": "officials", "record_id": "off-vladimir-putin",
                       "article_id": "art-005", "quote": "Vladimir Putin bertemu Kim Jong Un",
                       "quote_start": str(text.index("Vladimir")), "quote_end": str(text.index(" lagi")),
-                      "quote_en": "Vladimir Putin meets Kim Jong Un"})
+                      "quote_en": "Vladimir Putin meets Kim Jong Un", "attributed_to": "article", "certainty": "stated"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
     assert validate_package(pkg, gx=False).errors == []
@@ -326,11 +323,16 @@ def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
 
 
 def test_curation_guide_worked_example(pkg: Path) -> None:
-    """CURATION.md's worked example: 'Moskow' -> 'Moscow' in the quote is reported at row 60."""
+    """CURATION.md's worked example: the record holds Vladivostok, cor-001 keeps the article's 'Moskow' from cit-0059."""
+    assert row_of(pkg, "corrections", "correction_id", "cor-001") == 2
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Moscow")
+    assert row and findings(pkg) == [("correction-recorded-mismatch", "resources/corrections.csv", 2, "recorded")]
+    edit(pkg, "meetings", "meeting_id", "mtg-2019-04-25-vladivostok-summit", place_en="Vladivostok")
     row = edit(pkg, "citations", "citation_id", "cit-0059",
                quote="Pertemuan Putin dan Kim merupakan yang kedua kalinya terjadi. Keduanya bertemu pada 2019 di Moscow.")
     assert row == 60
-    assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 60, "quote")]
+    assert findings(pkg) == [("correction-not-in-quote", "resources/corrections.csv", 2, "as_reported"),
+                             ("quote-not-found", "resources/citations.csv", 60, "quote")]
 
 
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
@@ -347,9 +349,9 @@ def test_unreadable_table_is_left_to_frictionless(pkg: Path) -> None:
 
 def test_citation_of_a_table_the_package_lacks(pkg: Path) -> None:
     descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "sanctions"]
-    (pkg / "resources" / "sanctions.csv").unlink()
-    rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "sanctions"]
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "transfers"]
+    (pkg / "resources" / "transfers.csv").unlink()
+    rows = [i for i, r in enumerate(read(pkg, "citations"), start=2) if r["resource"] == "transfers"]
     got = sorted((f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor))
     assert got == [("unresolved-reference", "resources/citations.csv", row, "resource") for row in rows]
 

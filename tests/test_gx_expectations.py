@@ -164,11 +164,11 @@ def test_gx_asserts_the_same_curation_findings_as_the_curation_engine(tmp_path, 
 
     pkg = _copy_project(repo_root, tmp_path / "pkg")
     _edit_csv(pkg / "resources" / "officials.csv", 2, "country", "XX")           # unknown country code
-    _edit_csv(pkg / "resources" / "meetings.csv", 2, "start_date", "2000-13")     # not a date at its precision
+    _edit_csv(pkg / "resources" / "meetings.csv", 2, "date", "2000-13")           # not an EDTF date
     _edit_csv(pkg / "resources" / "citations.csv", 3, "quote", "Tidak ada di artikel mana pun, sungguh.")
     descriptor = json.loads((pkg / "datapackage.json").read_text())
     by_curation = {(f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor)}
     gx_findings = run_gx_checks(pkg, descriptor, schema_resources=set())
     by_gx = {(f.check, f.file, f.row, f.field) for f in gx_findings}
-    assert {"unknown-country-code", "date-precision-mismatch", "quote-not-found"} <= {c for c, *_ in by_curation}
+    assert {"unknown-country-code", "invalid-edtf-date", "quote-not-found"} <= {c for c, *_ in by_curation}
     assert by_gx == by_curation

@@ -39,9 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datapkg.checks.claims import claim_rules
+from datapkg.checks.edtf_dates import edtf_rules
 from datapkg.checks.quote_anchors import anchor_rules
 from datapkg.errors import DpkgError, UsageError
-from datapkg.loader import ROW, is_tabular, load_resource, resource_schema
+from datapkg.loader import ROW, is_tabular, load_resource, quote_ident, quote_literal, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
 
@@ -67,14 +69,8 @@ def sql_normalise(expr: str) -> str:
     return f"trim(regexp_replace({expr}, '{WHITESPACE_RE2}', ' ', 'g'))"
 
 
-def _q(name: str) -> str:
-    """Quote a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    """Quote a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+_q = quote_ident  # the loader's one SQL quoter, short names for the rule SQL below
+_lit = quote_literal
 
 
 @dataclass
@@ -351,15 +347,17 @@ def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, An
     tables = discover_tables(package_root, descriptor)
     per_table: dict[str, list[RuleQuery]] = {}
     for table in tables.values():
-        per_table[table.name] = _code_list_rules(table) + _date_rules(table) + _inference_rules(table)
+        per_table[table.name] = _code_list_rules(table) + _date_rules(table) + _inference_rules(table) + edtf_rules(table)
     model = find_citation_model(tables)
-    needed = {name for name, rules in per_table.items() if rules}
+    claims = claim_rules(tables)
+    needed = {name for name, rules in per_table.items() if rules} | {n for _, uses in claims for n in uses}
     if model is not None:
         needed |= {model.citations.name} | {n for n in model.curated if n in tables}
         if model.articles is not None:
             needed.add(model.articles.name)
     loaded = _load(con, package_root, descriptor, needed)
     queries = [q for name, rules in per_table.items() if name in loaded for q in rules]
+    queries += [q for q, uses in claims if uses <= loaded]
     if any(q.check.startswith("unknown-") and q.check.endswith("-code") for q in queries):
         _code_table(con)
     if model is not None and model.citations.name in loaded:

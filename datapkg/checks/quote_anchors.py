@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from datapkg.loader import ROW
+from datapkg.loader import ROW, quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from datapkg.checks.curation import RuleQuery, Table
@@ -35,12 +35,12 @@ def text_position_fields(table: Table, quote_field: str = "quote") -> tuple[str,
 
 def anchor_rules(citations: Table) -> list[RuleQuery]:
     """``quote-offset-mismatch`` for a citations table whose quote declares its text position."""
-    from datapkg.checks.curation import RuleQuery, _q, sql_normalise
+    from datapkg.checks.curation import RuleQuery, sql_normalise
 
     fields = text_position_fields(citations)
     if fields is None:
         return []
-    start, end = (f"t.{_q(name)}" for name in fields)
+    start, end = (f"t.{quote_ident(name)}" for name in fields)
     piece = f"substring(a.raw, {start} + 1, {end} - {start})"
     message = (
         f"CASE WHEN {start} < 0 OR {end} <= {start} OR {end} > length(a.raw) "
@@ -50,7 +50,7 @@ def anchor_rules(citations: Table) -> list[RuleQuery]:
         "(code points, end exclusive; scripts/anchor_quotes.py computes them)' END")
     return [RuleQuery("quote-offset-mismatch", citations, fields[0], (
         f"SELECT t.{ROW} AS _row, {start} || '-' || {end} AS value, {message} AS message "
-        f"FROM {_q(citations.name)} t JOIN _article_texts a ON a.article_key = t.article_id "
+        f"FROM {quote_ident(citations.name)} t JOIN _article_texts a ON a.article_key = t.article_id "
         f"WHERE t.quote IS NOT NULL AND {start} IS NOT NULL AND {end} IS NOT NULL "
         f"AND contains(a.text, {sql_normalise('t.quote')}) AND ("
         f"{start} < 0 OR {end} <= {start} OR {end} > length(a.raw) "

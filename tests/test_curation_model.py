@@ -1,0 +1,134 @@
+"""The v2 model's rules (EDTF dates and their bounds, parts of events, attributions, corrections):
+each fed one broken row of a copy of the real package, asserting the exact finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_curation import edit, findings, pkg, read, row_of  # noqa: F401  (pkg is a fixture)
+
+MEETINGS = "resources/meetings.csv"
+CORRECTIONS = "resources/corrections.csv"
+HANOI = "mtg-2019-02-hanoi-summit"
+
+
+def test_the_real_package_has_none_of_these_findings(pkg: Path) -> None:
+    assert findings(pkg) == []
+
+
+# ------------------------------------------------------------------ EDTF dates and their bounds
+
+@pytest.mark.parametrize("date", ["2019-02-30", "2019-13", "2019-2", "19-02", "2019-02-28/2019-02-27", "/",
+                                  "2019-02-27/2019-02-28/2019-03", "2019-02-27T10:00", "2019?~", "feb 2019"])
+def test_invalid_edtf_date(pkg: Path, date: str) -> None:
+    row = edit(pkg, "meetings", "meeting_id", HANOI, date=date)
+    assert findings(pkg) == [("invalid-edtf-date", MEETINGS, row, "date")]
+
+
+@pytest.mark.parametrize("date, earliest, latest", [
+    ("2019-02~", "2019-02-01", "2019-02-28"), ("2020-02?", "2020-02-01", "2020-02-29"), ("2019%", "2019-01-01", "2019-12-31"),
+    ("../2019-02-28", "", "2019-02-28"), ("2019-02-27/..", "2019-02-27", ""), ("/2019-02", "", "2019-02-28"),
+    ("2019-02-27/2019-03", "2019-02-27", "2019-03-31"), ("", "", "")])
+def test_valid_edtf_forms_and_their_bounds(pkg: Path, date: str, earliest: str, latest: str) -> None:
+    edit(pkg, "meetings", "meeting_id", HANOI, date=date, date_earliest=earliest, date_latest=latest)
+    assert findings(pkg) == []
+
+
+@pytest.mark.parametrize("bound, value", [("date_earliest", "2019-02-26"), ("date_latest", "2019-03-01"),
+                                          ("date_earliest", ""), ("date_latest", "")])
+def test_date_bounds_mismatch(pkg: Path, bound: str, value: str) -> None:
+    row = edit(pkg, "meetings", "meeting_id", HANOI, **{bound: value})
+    assert findings(pkg) == [("date-bounds-mismatch", MEETINGS, row, bound)]
+
+
+def test_bounds_without_a_date_are_found(pkg: Path) -> None:
+    row = edit(pkg, "meetings", "meeting_id", HANOI, date="", date_latest="")
+    assert findings(pkg) == [("date-bounds-mismatch", MEETINGS, row, "date_earliest")]
+
+
+def test_other_tables_declare_the_same_rule(pkg: Path) -> None:
+    row = edit(pkg, "transfers", "transfer_id", "trf-2023-kp-ru-missiles", date_latest="2024-01-03")
+    assert findings(pkg) == [("date-bounds-mismatch", "resources/transfers.csv", row, "date_latest")]
+
+
+# ------------------------------------------------------------------ parts of an event
+
+def test_part_outside_its_event(pkg: Path) -> None:
+    row = edit(pkg, "meetings", "meeting_id", "mtg-2023-09-13-vostochny-summit",
+               date="2023-09-20", date_earliest="2023-09-20", date_latest="2023-09-20")
+    assert findings(pkg) == [("part-outside-event", MEETINGS, row, "part_of")]
+
+
+def test_part_of_a_part(pkg: Path) -> None:
+    visit = edit(pkg, "meetings", "meeting_id", "mtg-2024-06-putin-state-visit", part_of="mtg-2024-06-19-putin-kim-talks")
+    talks = row_of(pkg, "meetings", "meeting_id", "mtg-2024-06-19-putin-kim-talks")
+    assert findings(pkg) == sorted([("part-of-a-part", MEETINGS, visit, "part_of"), ("part-of-a-part", MEETINGS, talks, "part_of")])
+
+
+# ------------------------------------------------------------------ attribution
+
+def test_unresolved_attribution_of_a_citation(pkg: Path) -> None:
+    row = edit(pkg, "citations", "citation_id", "cit-0122", attributed_to="bd-nobody")
+    assert findings(pkg) == [("unresolved-attribution", "resources/citations.csv", row, "attributed_to")]
+
+
+def test_unresolved_claimant_of_a_transfer(pkg: Path) -> None:
+    row = edit(pkg, "transfers", "transfer_id", "trf-2024-ru-kp-food", claimed_by="off-nobody")
+    assert findings(pkg) == [("unresolved-attribution", "resources/transfers.csv", row, "claimed_by")]
+
+
+def test_an_official_or_body_or_the_article_resolves(pkg: Path) -> None:
+    edit(pkg, "sanction_relations", "relation_id", "rel-ru-complied-un", claimed_by="off-igor-morgulov")
+    edit(pkg, "citations", "citation_id", "cit-0124", attributed_to="bd-un-security-council")
+    assert findings(pkg) == []
+
+
+# ------------------------------------------------------------------ corrections
+
+def test_correction_not_in_quote(pkg: Path) -> None:
+    row = edit(pkg, "corrections", "correction_id", "cor-001", as_reported="Moscow")
+    assert findings(pkg) == [("correction-not-in-quote", CORRECTIONS, row, "as_reported")]
+
+
+def test_correction_citing_another_record_and_article(pkg: Path) -> None:
+    row = edit(pkg, "corrections", "correction_id", "cor-001", citation_id="cit-0058")
+    assert findings(pkg) == [("correction-citation-mismatch", CORRECTIONS, row, "citation_id")]
+
+
+def test_correction_naming_another_article(pkg: Path) -> None:
+    row = edit(pkg, "corrections", "correction_id", "cor-001", article_id="art-002")
+    assert findings(pkg) == [("correction-citation-mismatch", CORRECTIONS, row, "citation_id")]
+
+
+@pytest.mark.parametrize("cells", [{"recorded": "Moscow"}, {"field": "place"}, {"field": "summary_en"}])
+def test_correction_recorded_mismatch(pkg: Path, cells: dict[str, str]) -> None:
+    row = edit(pkg, "corrections", "correction_id", "cor-001", **cells)
+    assert findings(pkg) == [("correction-recorded-mismatch", CORRECTIONS, row, "recorded")]
+
+
+def test_a_record_changed_without_its_correction_is_found(pkg: Path) -> None:
+    edit(pkg, "meetings", "meeting_id", "mtg-2017-09-vladivostok-forum", place_en="Vladivostok, Russky Island")
+    row = row_of(pkg, "corrections", "correction_id", "cor-003")
+    assert findings(pkg) == [("correction-recorded-mismatch", CORRECTIONS, row, "recorded")]
+
+
+def test_numbers_are_compared_as_numbers(pkg: Path) -> None:
+    edit(pkg, "corrections", "correction_id", "cor-005", recorded="130000.0")
+    assert findings(pkg) == []
+    row = edit(pkg, "corrections", "correction_id", "cor-005", recorded="100000")
+    assert findings(pkg) == [("correction-recorded-mismatch", CORRECTIONS, row, "recorded")]
+
+
+def test_every_correction_quotes_its_article_and_holds_its_record() -> None:
+    """Counted without the rule engine on the real package."""
+    from tests.test_curation import ROOT
+
+    quotes = {c["citation_id"]: c for c in read(ROOT, "citations")}
+    keys = {"meetings": "meeting_id", "figures": "figure_id", "officials": "official_id"}
+    for c in read(ROOT, "corrections"):
+        cited = quotes[c["citation_id"]]
+        assert c["as_reported"] in cited["quote"] and cited["article_id"] == c["article_id"], c["correction_id"]
+        record = next(r for r in read(ROOT, c["resource"]) if r[keys[c["resource"]]] == c["record_id"])
+        assert record[c["field"]] == c["recorded"], c["correction_id"]

@@ -212,12 +212,18 @@ def md(value: Any) -> str:
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """``old`` -> ``new`` as (op, text) runs by words: op is ``=`` (both), ``-`` (only old), ``+`` (only new)."""
+    """``old`` -> ``new`` as (op, text) runs by words: op is ``=`` (both), ``-`` (only old), ``+`` (only new).
+
+    A text rewritten more than it was kept (under half its words in common) is one removal and one
+    addition: interleaved word changes would be harder to read than the two versions."""
     import difflib
 
     a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.5:
+        return [("-", old), ("+", new)]
     runs: list[tuple[str, str]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             runs.append(("=", "".join(a[i1:i2])))
             continue

@@ -22,6 +22,11 @@ class Format(str, Enum):
     junit = "junit"
 
 
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 def _prefix(root: str | None) -> str:
     """The package root relative to the working directory, for GitHub file paths."""
     if not root:
@@ -38,6 +43,11 @@ def validate(
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
     no_gx: bool = typer.Option(False, "--no-gx", help="Only the frictionless and file checks (a quick pre-commit)."),
     data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),
+    engine: Engine = typer.Option(Engine.duckdb, "--engine", case_sensitive=False,
+                                  help="Where the GX suites run: duckdb (this machine) or spark (GX's Spark engine; "
+                                       "pip install 'dpkg-datapackage[spark]' and a Java runtime)."),
+    spark_master: str = typer.Option("local[*]", "--spark-master", metavar="URL",
+                                     help="Spark master for --engine spark: local[*], spark://HOST:7077, yarn..."),
 ) -> None:
     """Validate a data package: descriptor, cells, keys, files, hashes and curation rules.
 
@@ -48,7 +58,8 @@ def validate(
 
     with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
         report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
-                                  allow_remote=allow_remote, data_docs=data_docs, step=step)
+                                  allow_remote=allow_remote, data_docs=data_docs, step=step,
+                                  engine=engine.value, spark_master=spark_master)
     prefix = _prefix(report.stats.get("root"))
     echo(get_renderer(format.value)(report, prefix=prefix))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

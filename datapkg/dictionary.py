@@ -50,8 +50,9 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
             files: dict[str, str], config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The dictionary's content as plain data (resources, views, texts, per-source fact counts).
 
-    A field's examples are its first distinct values among its first :data:`EXAMPLE_SCAN`
-    non-null values (the cost does not grow with the table). ``config``: DuckDB's settings
+    A field's examples are its first distinct non-null values in the table's first
+    :data:`EXAMPLE_SCAN` rows (the cost does not grow with the table; a parallel ``LIMIT`` would
+    pick different rows from one build to the next). ``config``: DuckDB's settings
     (the build's memory cap and threads)."""
     import duckdb
 
@@ -89,8 +90,8 @@ def collect(db_path: Path, descriptor: dict[str, Any], schemas: dict[str, dict[s
                 if name in info.tables:
                     col = q(fld["name"])
                     examples = [_cut(v) for (v,) in con.execute(
-                        f"SELECT CAST(v AS VARCHAR) FROM (SELECT v, min(r) AS r FROM (SELECT {col} AS v, rowid AS r "
-                        f"FROM {q(name)} WHERE {col} IS NOT NULL LIMIT {EXAMPLE_SCAN}) GROUP BY ALL) "
+                        f"SELECT CAST(v AS VARCHAR) FROM (SELECT {col} AS v, min(rowid) AS r FROM {q(name)} "
+                        f"WHERE rowid < {EXAMPLE_SCAN} AND {col} IS NOT NULL GROUP BY ALL) "
                         f"ORDER BY r LIMIT {EXAMPLES}").fetchall()]
                 kind = fld.get("type", "string") + (f"<{fld['itemType']}>" if fld.get("type") == "list" else "")
                 entry["fields"].append({

@@ -197,6 +197,15 @@ def _extract_zip(path: Path) -> tuple[Path, Path]:
     raise UsageError(f"{path.name} holds no datapackage.json at its root")
 
 
+def is_database_file(path: Path) -> bool:
+    """True when ``path`` is a DuckDB database file (its header's magic bytes, not its name)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
 def release_folder_zip(folder: Path) -> Path | None:
     """The package zip of a release folder (the one ``.zip`` its ``SHA256SUMS`` lists), else None."""
     if not (folder / "SHA256SUMS").is_file():
@@ -223,6 +232,9 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     elif zipfile.is_zipfile(target) or target.suffix.lower() == ".zip":
         tmpdir, root = _extract_zip(target)
         descriptor_path = _find_descriptor(root)
+    elif is_database_file(target):
+        raise UsageError(f"{text} is a DuckDB database, not a package: give the package folder, its descriptor or its "
+                         "release zip ('dpkg query' and 'dpkg tables' read a .duckdb as it is)")
     else:
         descriptor_path = target
         root = target.parent

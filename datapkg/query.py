@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from datapkg.errors import UsageError
-from datapkg.package_source import DESCRIPTOR_NAMES
+from datapkg.package_source import DESCRIPTOR_NAMES, is_database_file
 from datapkg.sandbox import SANDBOX_CONFIG
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown")
@@ -77,15 +77,6 @@ def _db_name(descriptor: dict[str, Any]) -> str:
     from datapkg.package_source import artefact_names
 
     return artefact_names(descriptor)[0]
-
-
-def is_database_file(path: Path) -> bool:
-    """True when ``path`` is a DuckDB database file (its header's magic bytes, not its name)."""
-    try:
-        with path.open("rb") as file:
-            return file.read(12)[8:12] == b"DUCK"
-    except OSError:
-        return False
 
 
 def release_database(folder: Path) -> Path | None:

@@ -47,6 +47,7 @@ def spark_session(master: str = DEFAULT_MASTER) -> Any:
     """The Spark session for ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``...): UTC, no UI,
     no ANSI mode (a value that does not cast is NULL, as with DuckDB's TRY_CAST)."""
     try:
+        import sqlglot  # noqa: F401 - the rules' SQL is transpiled with it
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("--engine spark needs pyspark and a Java runtime: pip install 'dpkg-datapackage[spark]' "

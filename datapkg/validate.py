@@ -59,8 +59,15 @@ def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list
     return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
 
-def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs: Path | None) -> list[Finding]:
-    """Curation rules and GX suites (only on a descriptor frictionless accepts)."""
+def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs: Path | None,
+                    spark_master: str | None = None) -> list[Finding]:
+    """Curation rules and GX suites (only on a descriptor frictionless accepts); on Spark when
+    ``spark_master`` is given (``--engine spark``)."""
+    if spark_master is not None:
+        from datapkg.checks.gx_spark import run_spark_checks
+
+        return run_spark_checks(source.root, source.descriptor, master=spark_master,
+                                allow_remote=source.allow_remote, schema_resources=large)
     if gx:
         from datapkg.checks.gx_checks import run_gx_checks
 
@@ -73,8 +80,12 @@ def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs:
 def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
                      large_table_bytes: int = LARGE_TABLE_BYTES,
-                     step: Callable[[str], None] | None = None) -> Report:
+                     step: Callable[[str], None] | None = None, engine: str = "duckdb",
+                     spark_master: str = "local[*]") -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
+
+    ``engine="spark"`` runs the GX suites with GX's Spark engine (master ``spark_master``) on
+    DataFrames Spark reads itself; the descriptor and structure checks stay on this machine.
 
     ``step(message)`` is told which phase runs (a progress display shows it).
 
@@ -103,7 +114,8 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         report.extend(findings)
         if accepted:
             step("curation rules and Great Expectations suites" if gx else "curation rules")
-            report.extend(_content_checks(source, gx, large, data_docs))
+            report.extend(_content_checks(source, gx, large, data_docs,
+                                          spark_master if engine == "spark" else None))
         if any(f.check == "quote-not-found" for f in report.findings):
             from datapkg.checks.quote_hints import explain_quotes
 

@@ -15,7 +15,7 @@ if ! command -v java >/dev/null 2>&1; then
   echo "note: no Java runtime (default-jre-headless); the Spark engine's tests will be skipped"
   exit 0
 fi
-if ! "$VENV/bin/python" -c "import pyspark" >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c "import pyspark, sqlglot" >/dev/null 2>&1; then
   echo "installing pyspark for the Spark engine (once, ~430 MB)..."
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt \
     || echo "note: pyspark could not be installed; the Spark engine's tests will be skipped"

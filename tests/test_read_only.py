@@ -119,3 +119,9 @@ def test_an_unwritable_cache_is_one_line(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("DPKG_CACHE_DIR", str(blocker / "cache"))
     result = run("query", "-p", str(package), COUNT)
     assert result.exit_code == 2 and "cannot write the query cache" in result.stderr and "DPKG_CACHE_DIR" in result.stderr
+
+
+def test_validate_names_a_database_for_what_it_is(release: Path) -> None:
+    result = run("validate", str(release / "test-package.duckdb"))
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert "is a DuckDB database, not a package" in result.stderr

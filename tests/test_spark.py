@@ -26,7 +26,7 @@ CHILD = ("id,parent,day,amount,flag,note\n"
          "C2,P9,2024-02-30,-3,maybe,plain\n"       # row 3: unknown parent, impossible date, below minimum, not a boolean
          "C2,P2,2024-03-01,1e3,false,\n"           # row 4: duplicate id
          "X4,P3,,abc,1,last\n")                    # row 5: pattern, missing date, not a number
-SEEDED = {(3, "parent"), (3, "day"), (3, "amount"), (4, "id"), (5, "id"), (5, "amount")}
+SEEDED = {(3, "parent"), (3, "day"), (3, "amount"), (3, "flag"), (4, None), (5, "id"), (5, "amount")}  # (row, field)
 
 
 def seeded_package(root: Path) -> Path:
@@ -65,6 +65,7 @@ SUITE = {"name": "child-rules", "meta": {"resource": "child"}, "expectations": [
 # --- no Spark needed -----------------------------------------------------------------------------
 
 def test_duckdb_sql_as_spark_sql() -> None:
+    pytest.importorskip("sqlglot", reason="sqlglot (the [spark] extra) is not installed; scripts/ensure_spark.sh installs it")
     assert to_spark_expression("regexp_full_match(x, 'C[0-9]+')") == "x RLIKE '^(?:C[0-9]+)$'"
     assert to_spark_expression("TRY_STRPTIME(d, '%Y-%m-%d')") == "TRY_TO_TIMESTAMP(d, 'yyyy-MM-dd')"
     assert to_spark("SELECT * FROM t WHERE contains(a, 'x')") == "SELECT * FROM t WHERE CONTAINS(a, 'x')"
@@ -88,6 +89,7 @@ def test_remote_resources_need_allow_remote(tmp_path: Path) -> None:
 
 def _spark_or_skip() -> Any:
     pytest.importorskip("pyspark", reason="pyspark is not installed (scripts/ensure_spark.sh installs it)")
+    pytest.importorskip("sqlglot", reason="sqlglot (the [spark] extra) is not installed")
     if shutil.which("java") is None:
         pytest.skip("no Java runtime (apt-get install default-jre-headless; scripts/ensure_spark.sh)")
     from datapkg.spark_frames import spark_session
@@ -121,3 +123,18 @@ def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
     assert [(s, t) for s, t, _ in run.not_on_spark] == [("child-rules", "unexpected_rows_expectation"),
                                                          ("child-rules", "expect_column_values_to_be_null")]
     assert "JSON_VALID" in run.not_on_spark[0][2] and "row:extra-cell" in run.not_on_spark[1][2]
+    # the whole command: the same error findings on both engines; what Spark cannot run is named
+    from datapkg.cli.main import app
+    from typer.testing import CliRunner
+
+    def errors(args: list[str]) -> tuple[int, set[tuple], list[dict]]:
+        done = CliRunner().invoke(app, ["validate", str(root), "--format", "json", *args])
+        data = json.loads(done.stdout)
+        found = [f for f in data["errors"] if f.get("severity", "error") == "error"]
+        return (done.exit_code, {(f["check"], f.get("file"), f.get("row"), f.get("field")) for f in found},
+                [f for f in data["errors"] if f.get("severity", "error") != "error"])
+
+    duck_code, duck, duck_warnings = errors([])
+    spark_code, on_spark, spark_warnings = errors(["--engine", "spark", "--spark-master", "local[2]"])
+    assert duck_code == spark_code == 1 and on_spark == duck and {(r, f) for _c, _f, r, f in duck} == SEEDED
+    assert [w for w in spark_warnings if w["check"] != "not-on-spark"] == duck_warnings

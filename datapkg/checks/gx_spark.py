@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from datapkg.report import Finding
 from datapkg.spark_frames import ROW, SparkTable
 
 BATCH = "{batch}"
@@ -44,7 +45,17 @@ def _columns(kwargs: dict[str, Any]) -> list[str]:
     return names + [c for c in kwargs.get("column_list") or [] if isinstance(c, str)]
 
 
-def _expectation(gx: Any, exp: dict[str, Any], table: SparkTable) -> Any:
+def query_tables(sql: str) -> list[str]:
+    """The tables a (Spark) query reads, ``{batch}`` aside."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql.replace(BATCH, BATCH_STANDIN), read="spark")
+    ctes = {c.alias for c in tree.find_all(exp.CTE)}
+    return [t.name for t in tree.find_all(exp.Table) if t.name not in ctes and t.name != BATCH_STANDIN]
+
+
+def _expectation(gx: Any, exp: dict[str, Any], table: SparkTable, known: set[str]) -> Any:
     """The GX expectation object for ``exp`` on Spark; ValueError (with the reason) when it cannot run there."""
     from datapkg.spark_sql import NotOnSpark
 
@@ -57,6 +68,9 @@ def _expectation(gx: Any, exp: dict[str, Any], table: SparkTable) -> Any:
             kwargs["unexpected_rows_query"] = spark_query(kwargs["unexpected_rows_query"])
         except NotOnSpark as exc:
             raise ValueError(str(exc)) from None
+        unknown = sorted(set(query_tables(kwargs["unexpected_rows_query"])) - set(known))
+        if unknown:
+            raise ValueError(f"its SQL reads {', '.join(unknown)}, which the Spark engine does not have")
     cls = gx.expectations.registry.get_expectation_impl(exp["type"])
     return cls(**kwargs, meta=exp.get("meta"))
 
@@ -82,9 +96,45 @@ def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str,
         batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": table.frame})
         for exp in suite.get("expectations") or []:
             try:
-                expectation = _expectation(gx, exp, table)
+                expectation = _expectation(gx, exp, table, set(tables))
             except (ValueError, TypeError, KeyError) as exc:
                 run.not_on_spark.append((name, exp.get("type", "?"), str(exc)))
                 continue
             run.results.append((suite, exp, batch.validate(expectation, result_format=result_format)))
     return run
+
+
+def not_on_spark_findings(run: SparkRun) -> list[Finding]:
+    """One warning per expectation that could not run on Spark, naming it and why."""
+    return [Finding(check="not-on-spark", severity="warning", resource=None, file=None,
+                    message=f"suite {suite}: {kind} cannot run on Spark ({reason}); run it with the DuckDB engine")
+            for suite, kind, reason in run.not_on_spark]
+
+
+def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allow_remote: bool = False,
+                     schema_resources: set[str] | None = None) -> list[Finding]:
+    """The package's GX suites (generated, curation rules, hand-written: the DuckDB engine's set)
+    on GX's Spark engine; findings in the report model, plus a warning per expectation Spark cannot run."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from datapkg.checks.curation import plan_curation_queries
+    from datapkg.checks.gx_checks import _suites, findings_from_result
+    from datapkg.spark_frames import read_package, spark_session
+
+    con = duckdb.connect()  # only to plan the curation rules, as the DuckDB engine does
+    try:
+        suites = _suites(Path(root), descriptor, plan_curation_queries(con, Path(root), descriptor), schema_resources)
+    finally:
+        con.close()
+    spark = spark_session(master)
+    tables = read_package(spark, Path(root), descriptor, allow_remote=allow_remote)
+    run = run_suites(spark, tables, suites)
+    findings = not_on_spark_findings(run)
+    for suite, exp, result in run.results:
+        table = tables[suite["meta"]["resource"]]
+        prepared = SimpleNamespace(table=SimpleNamespace(name=table.name, file=table.location), messages={})
+        findings += findings_from_result(prepared, exp, result)
+    return findings

@@ -14,7 +14,6 @@ def build(
     path: str = typer.Argument(".", help="Folder with datapackage.json/.yaml, a descriptor file, or a zipped package."),
     out: Path = typer.Option(Path("dist"), "--out", "-o", help="Release folder (replaced atomically)."),
     force: bool = typer.Option(False, "--force", help="Build even when the package does not validate."),
-    no_gx: bool = typer.Option(False, "--no-gx", help="Validate with the frictionless and file checks only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     memory_limit: str = typer.Option("1GB", "--memory-limit", metavar="SIZE",
                                      help="DuckDB's memory cap while writing (e.g. 512MB, 4GB); beyond it, "
@@ -32,7 +31,7 @@ def build(
 
     try:
         with progress_steps("dpkg build") as step:
-            result = run_build(path, out, force=force, gx=not no_gx, step=step, memory_limit=memory_limit,
+            result = run_build(path, out, force=force, step=step, memory_limit=memory_limit,
                                previous=previous)
     except InvalidPackage as exc:
         from datapkg.renderers import get_renderer

@@ -160,8 +160,23 @@ for _name in COMMAND_MODULES:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Once GX and duckdb-engine are both loaded, DuckDB's bindings report objects that GX still holds
+    at interpreter shutdown as "leaked" on stderr; after the command has finished and its output
+    is flushed, the process ends without that shutdown (nothing is left to write or clean up).
+    """
+    try:
+        app()
+    except SystemExit as done:
+        if "duckdb_engine" not in sys.modules:
+            raise
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if not isinstance(done.code, int | None):
+            print(done.code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

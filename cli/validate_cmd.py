@@ -41,13 +41,14 @@ def validate(
     max_errors: int = typer.Option(0, "--max-errors", min=0, help="List at most N findings, errors first (0: all). The verdict, exit code "
                                     "and counts still cover every finding."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Fetch resources given as http(s) URLs."),
-    no_gx: bool = typer.Option(False, "--no-gx", help="Only the frictionless and file checks (a quick pre-commit)."),
     data_docs: Path | None = typer.Option(None, "--data-docs", help="Write Great Expectations Data Docs into DIR."),
     engine: Engine = typer.Option(Engine.duckdb, "--engine", case_sensitive=False,
                                   help="Where the GX suites run: duckdb (this machine) or spark (GX's Spark engine; "
                                        "pip install 'dpkg-datapackage[spark]' and a Java runtime)."),
     spark_master: str = typer.Option("local[*]", "--spark-master", metavar="URL",
                                      help="Spark master for --engine spark: local[*], spark://HOST:7077, yarn..."),
+    watch: bool = typer.Option(False, "--watch", help="Stay running: validate again after every save and report "
+                               "only what changed (Ctrl-C stops)."),
 ) -> None:
     """Validate a data package: descriptor, cells, keys, files, hashes and curation rules.
 
@@ -56,8 +57,10 @@ def validate(
     from datapkg.renderers import get_renderer
     from datapkg.validate import validate_package
 
+    if watch:
+        _watch(path, max_errors, allow_remote, data_docs)
     with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
-        report = validate_package(path, gx=not no_gx, max_errors=max_errors or None,
+        report = validate_package(path, max_errors=max_errors or None,
                                   allow_remote=allow_remote, data_docs=data_docs, step=step,
                                   engine=engine.value, spark_master=spark_master)
     prefix = _prefix(report.stats.get("root"))
@@ -69,6 +72,38 @@ def validate(
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(summary_markdown(report, prefix))
     raise typer.Exit(0 if report.valid else 1)
+
+
+def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | None) -> None:
+    """``--watch``: the full report once, then one block per save with what was added and fixed."""
+    from datapkg.renderers import get_renderer, location
+    from datapkg.validate import validate_package
+    from datapkg.watch import watch
+
+    def line(mark: str, finding) -> str:
+        where = location(finding)
+        return f"{mark} {finding.file or '(package)'}{' ' + where if where else ''}: {finding.check}: {finding.message}"
+
+    def run():
+        return validate_package(path, max_errors=max_errors or None, allow_remote=allow_remote, data_docs=data_docs)
+
+    try:
+        for number, change in enumerate(watch(Path(path), run)):
+            if change.error is not None:
+                echo(f"dpkg: cannot validate yet ({', '.join(change.changed or [])}): {change.error}")
+                continue
+            report = change.report
+            if number == 0:
+                echo(get_renderer("text")(report))
+            else:
+                echo(f"changed: {', '.join(change.changed or [])}")
+                echo("\n".join([line("+", f) for f in change.added] + [line("- fixed:", f) for f in change.gone]))
+                state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
+                echo(f"{state}; {len(change.added)} new, {len(change.gone)} fixed ({change.seconds:.2f} s)")
+            echo("watching for changes (Ctrl-C stops)...")
+    except KeyboardInterrupt:
+        echo("stopped")
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:

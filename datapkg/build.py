@@ -68,7 +68,7 @@ def _check_out(out: Path, root: Path) -> None:
     check_owned(out, BUILD, "--out")
 
 
-def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False, gx: bool = True,
+def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = False,
           step: Step | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
           previous: str | Path | None = None) -> BuildResult:
     """Build the release of the package at ``path`` into the folder ``out``.
@@ -88,7 +88,7 @@ def build(path: str | Path = ".", out: str | Path = "dist", *, force: bool = Fal
         from datapkg.validate import validate_package
 
         step("validating")
-        report = validate_package(path, gx=gx)
+        report = validate_package(path)
         if not report.valid:
             raise InvalidPackage(report)
     with open_package(path) as source:

@@ -1,22 +1,26 @@
-"""Great Expectations suites derived from Table Schemas, and the suites kept in ``validations/``.
+"""Great Expectations suites: derived from the Table Schemas, or hand-written in ``validations/``.
 
-One suite per tabular resource, in GX 1.x's own serialized form
-(``ExpectationSuite.to_json_dict()``); ``meta.resource`` names the resource. The suite checks the
-columns of the resource as :mod:`datapkg.checks.gx_checks` presents them to GX:
+Every row-level rule of a package is one expectation, evaluated by GX's SQL engine on the tables
+that :mod:`datapkg.loader` puts into DuckDB. Each tabular resource gets two suites:
 
-- ``<field>``: the typed value (from :mod:`datapkg.loader`);
-- ``<field>::text``: the cell's text, NULL where it is one of the ``missingValues`` (type and
-  ``required`` checks read it, so a cell that does not parse is a type error, not a NULL);
-- *derived* columns, computed with SQL in DuckDB and asserted by GX with
-  ``expect_column_values_to_be_null`` (NULL = the row is fine): foreign keys
-  (``meta.dpkg.derived`` holds the SQL) and the curation rules of
-  :mod:`datapkg.checks.curation` (``meta.dpkg.rule`` names the rule; its SQL stays there).
+- ``<resource>`` checks the typed table ``"<resource>"`` (the table ``dpkg build`` writes):
+  ``unique``, ``enum``/``categories``, ``pattern``, ranges, lengths, the primary key and
+  ``uniqueKeys`` as GX's own expectations; foreign keys and every curation rule
+  (:mod:`datapkg.checks.curation`) as ``unexpected_rows_expectation``, whose SQL selects the
+  failing rows;
+- ``<resource>.cells`` checks ``raw."<resource>"``, the cells as the CSV reader gave them (text;
+  an empty cell is ``''``, a cell missing from a short row is NULL): ``required`` (no cell is one
+  of the ``missingValues``), types (the loader's own parse rule, :func:`datapkg.loader.failure_condition`)
+  and the row structure (missing cells, blank rows, extra cells).
 
-Every expectation's ``meta.dpkg`` says which field it checks (``field``) and, for derived ones,
-the ``check`` name its findings carry (``foreign-key``, ``quote-not-found``...).
+A rule's SQL names other tables by their resource name (``"articles"``); ``{batch}`` is the table
+of the suite (GX puts a subquery with an alias of its own there: name its columns unqualified). It returns ``_row`` (the row number, as frictionless counts it) and may return
+``value``, ``message`` and ``field``. ``meta.dpkg`` of every expectation gives the finding's
+``check`` (frictionless' error names for the Table Schema rules) and ``field``; a hand-written one
+may add ``message`` (``{value}`` and ``{field}`` filled in).
 
-GX itself is imported only to serialize suites (``dpkg expectations generate``); deriving the
-expectations and reading suite files is plain Python.
+Deriving and reading suites is plain Python; GX is imported only to serialize them
+(``dpkg expectations generate``).
 """
 
 from __future__ import annotations
@@ -27,103 +31,74 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.errors import DpkgError, UsageError
-from datapkg.loader import is_tabular, package_resources, quote_ident, resource_schema
+from datapkg.loader import (ROW, blank_lines_table, extra_cells_table, failure_condition, is_tabular, missing_values,
+                            package_resources, quote_ident, quote_literal, raw_table, resource_schema)
 from datapkg.package_source import resource_paths
 
-TEXT_SUFFIX = "::text"
 VALIDATIONS = "validations"
 GENERATED_KEY = "dpkg_generated"
-CURATION_SUITE = "curation"
-
-#: Decimal() syntax (frictionless parses numbers with it).
-NUMBER_RE = (r"^\s*[+-]?((\d(_?\d)*(\.(\d(_?\d)*)?)?|\.\d(_?\d)*)([eE][+-]?\d(_?\d)*)?"
-             r"|[Nn][Aa][Nn]|[Ss][Nn][Aa][Nn]|[Ii][Nn][Ff]([Ii][Nn][Ii][Tt][Yy])?)\s*$")
-INTEGER_RE = r"^\s*[+-]?\d(_?\d)*\s*$"
-YEAR_RE = r"^\d{4}$"
-YEARMONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
-#: Types whose enum / range checks read the typed column; the others read the text.
+CELLS = "cells"
+URE = "unexpected_rows_expectation"
+#: Types whose enum compares the typed value; the others compare the cell's text.
 TYPED_COMPARE = {"string", "integer", "number", "boolean", "year"}
 
 
-def text_column(field: str) -> str:
-    """The name of the column that holds ``field``'s text (NULL for missing values)."""
-    return field + TEXT_SUFFIX
-
-
-def _exp(exp_type: str, kwargs: dict[str, Any], field: str | None, **dpkg: Any) -> dict[str, Any]:
-    meta = {"field": field, **{k: v for k, v in dpkg.items() if v is not None}}
+def _exp(exp_type: str, kwargs: dict[str, Any], field: str | None, check: str, **dpkg: Any) -> dict[str, Any]:
+    meta = {"field": field, "check": check, **{k: v for k, v in dpkg.items() if v is not None}}
     return {"type": exp_type, "kwargs": kwargs, "meta": {"dpkg": meta}}
 
 
-def _type_expectation(fld: dict[str, Any]) -> dict[str, Any] | None:
-    """The GX expectation that a cell's text parses as the field's type (None for text types)."""
+def braces(sql: str) -> str:
+    """``sql`` with its literal braces doubled, as GX's ``unexpected_rows_query`` wants them."""
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def rows_query(sql: str, field: str | None, check: str, **dpkg: Any) -> dict[str, Any]:
+    """An ``unexpected_rows_expectation`` whose query is ``sql`` (it names ``{batch}``)."""
+    return _exp(URE, {"unexpected_rows_query": sql, "description": dpkg.pop("description", None) or check},
+                field, check, **dpkg)
+
+
+def rule_expectation(rule: Any) -> dict[str, Any]:
+    """A curation rule (:class:`datapkg.checks.curation.RuleQuery`: SQL returning ``_row, value,
+    message``) as an ``unexpected_rows_expectation`` on its table: the rows of the batch it selects."""
+    sql = (f"SELECT r._row, CAST(r.value AS VARCHAR) AS value, r.message FROM ({braces(rule.sql)}) r "
+           f"WHERE r._row IN (SELECT {ROW} FROM {{batch}}) ORDER BY r._row")
+    return rows_query(sql, rule.field, rule.check, rule=rule.check, description=f"curation rule {rule.check} on {rule.field}")
+
+
+# --- the typed table -----------------------------------------------------------------------------
+
+def _value_expectations(fld: dict[str, Any]) -> list[dict[str, Any]]:
+    """unique, enum, categories, pattern, range, length of one field (on the typed table)."""
     name, kind = fld["name"], fld.get("type", "string")
-    fmt = fld.get("format", "default") or "default"
-    col = text_column(name)
-    if kind == "integer" and fld.get("bareNumber", True):
-        return _exp("expect_column_values_to_match_regex", {"column": col, "regex": INTEGER_RE}, name, kind="type", type=kind)
-    if kind == "number" and fld.get("bareNumber", True) and not fld.get("groupChar") and fld.get("decimalChar", ".") == ".":
-        return _exp("expect_column_values_to_match_regex", {"column": col, "regex": NUMBER_RE}, name, kind="type", type=kind)
-    if kind == "year":
-        return _exp("expect_column_values_to_match_regex", {"column": col, "regex": YEAR_RE}, name, kind="type", type=kind)
-    if kind == "yearmonth":
-        return _exp("expect_column_values_to_match_regex", {"column": col, "regex": YEARMONTH_RE}, name, kind="type", type=kind)
-    if kind == "boolean":
-        values = list(fld.get("trueValues", ["true", "True", "TRUE", "1"])) + list(fld.get("falseValues", ["false", "False", "FALSE", "0"]))
-        return _exp("expect_column_values_to_be_in_set", {"column": col, "value_set": values}, name, kind="type", type=kind)
-    if kind == "date" and fmt != "any":
-        strf = "%Y-%m-%d" if fmt == "default" else fmt
-        return _exp("expect_column_values_to_match_strftime_format", {"column": col, "strftime_format": strf},
-                    name, kind="type", type=kind)
-    if kind in ("string", "any") or (kind == "geopoint" and fmt == "default"):
-        return None
-    # Everything else: DuckDB parses the text as the loader does, GX asserts that nothing failed.
-    return _exp("expect_column_values_to_be_null", {"column": f"type:{name}"}, name, kind="type", type=kind,
-                check="type-error", derived={"type_of": name})
-
-
-def _compare_column(fld: dict[str, Any]) -> str:
-    return fld["name"] if fld.get("type", "string") in TYPED_COMPARE else text_column(fld["name"])
-
-
-def field_expectations(fld: dict[str, Any]) -> list[dict[str, Any]]:
-    """Expectations for one Table Schema field: type, required, unique, enum, pattern, range, length, categories."""
-    name = fld["name"]
-    kind = fld.get("type", "string")
     constraints = fld.get("constraints") if isinstance(fld.get("constraints"), dict) else {}
     out: list[dict[str, Any]] = []
-    typed = _type_expectation(fld)
-    if typed:
-        out.append(typed)
-    if constraints.get("required"):
-        out.append(_exp("expect_column_values_to_not_be_null", {"column": text_column(name)}, name, kind="required"))
     if constraints.get("unique"):
-        out.append(_exp("expect_column_values_to_be_unique", {"column": name}, name, kind="unique"))
-    if isinstance(constraints.get("enum"), list):
-        out.append(_exp("expect_column_values_to_be_in_set", {"column": _compare_column(fld), "value_set": constraints["enum"]},
-                        name, kind="enum"))
-    categories = fld.get("categories")
-    if isinstance(categories, list) and categories:
-        values = [c.get("value") if isinstance(c, dict) else c for c in categories]
-        out.append(_exp("expect_column_values_to_be_in_set", {"column": _compare_column(fld), "value_set": values},
-                        name, kind="categories"))
+        out.append(_exp("expect_column_values_to_be_unique", {"column": name}, name, "unique-error"))
+    sets = [("enum", constraints.get("enum"))]
+    if isinstance(fld.get("categories"), list) and fld["categories"]:
+        sets.append(("categories", [c.get("value") if isinstance(c, dict) else c for c in fld["categories"]]))
+    for what, values in sets:
+        if isinstance(values, list) and kind in TYPED_COMPARE:
+            out.append(_exp("expect_column_values_to_be_in_set", {"column": name, "value_set": values},
+                            name, "constraint-error", constraint=what))
     if isinstance(constraints.get("pattern"), str) and kind == "string":
         out.append(_exp("expect_column_values_to_match_regex", {"column": name, "regex": f"^(?:{constraints['pattern']})$"},
-                        name, kind="pattern"))
+                        name, "constraint-error", constraint="pattern"))
     low = constraints.get("minimum", constraints.get("exclusiveMinimum"))
     high = constraints.get("maximum", constraints.get("exclusiveMaximum"))
     if (low is not None or high is not None) and kind in ("integer", "number", "year", "date", "datetime"):
-        # the typed column: GX compares dates as datetimes (it parses ISO bounds itself)
         kwargs: dict[str, Any] = {"column": name, "min_value": low, "max_value": high}
         if "exclusiveMinimum" in constraints and "minimum" not in constraints:
             kwargs["strict_min"] = True
         if "exclusiveMaximum" in constraints and "maximum" not in constraints:
             kwargs["strict_max"] = True
-        out.append(_exp("expect_column_values_to_be_between", kwargs, name, kind="range"))
+        out.append(_exp("expect_column_values_to_be_between", kwargs, name, "constraint-error", constraint="range"))
     min_len, max_len = constraints.get("minLength"), constraints.get("maxLength")
     if (min_len is not None or max_len is not None) and kind == "string":
         out.append(_exp("expect_column_value_lengths_to_be_between", {"column": name, "min_value": min_len, "max_value": max_len},
-                        name, kind="length"))
+                        name, "constraint-error", constraint="length"))
     return out
 
 
@@ -133,69 +108,128 @@ def _as_list(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def foreign_key_sql(resource: str, fk: dict[str, Any], fields: list[str]) -> tuple[str, list[str], str] | None:
-    """SQL (over alias ``t``) that is NULL when the row's foreign key resolves, else its value as text."""
+def foreign_key_expectation(resource: str, fk: dict[str, Any], fields: list[str]) -> dict[str, Any] | None:
+    """A foreign key as the SQL that selects the rows of ``{batch}`` whose key has no match."""
     reference = fk.get("reference") if isinstance(fk.get("reference"), dict) else {}
-    child = _as_list(fk.get("fields"))
-    parent = _as_list(reference.get("fields"))
+    child, parent = _as_list(fk.get("fields")), _as_list(reference.get("fields"))
     target = reference.get("resource") or resource  # "" means the resource itself
-    if not child or len(child) != len(parent) or any(c not in fields for c in child):
-        return None
-    any_set = " OR ".join(f"t.{quote_ident(c)} IS NOT NULL" for c in child)
+    if not child or len(child) != len(parent) or any(c not in fields for c in child) or reference.get("package"):
+        return None  # (a key into another package is not checked here: frictionless says so)
 
-    def key(alias: str, names: list[str]) -> str:
+    def key(prefix: str, names: list[str]) -> str:
         if len(names) == 1:
-            return f"CAST({alias}.{quote_ident(names[0])} AS VARCHAR)"
-        return "struct_pack(" + ", ".join(f"k{i} := CAST({alias}.{quote_ident(n)} AS VARCHAR)" for i, n in enumerate(names)) + ")"
+            return f"CAST({prefix}{quote_ident(names[0])} AS VARCHAR)"
+        return "struct_pack(" + ", ".join(f"k{i} := CAST({prefix}{quote_ident(n)} AS VARCHAR)" for i, n in enumerate(names)) + ")"
 
-    parent_set = " AND ".join(f"p.{quote_ident(n)} IS NOT NULL" for n in parent)
-    value = " || ',' || ".join(f"coalesce(CAST(t.{quote_ident(c)} AS VARCHAR), '')" for c in child)
-    # an uncorrelated NOT IN: DuckDB hashes the parent keys once (a correlated EXISTS is 15x slower)
-    sql = (f"CASE WHEN ({any_set}) AND {key('t', child)} NOT IN "
-           f"(SELECT {key('p', parent)} FROM {quote_ident(target)} p WHERE {parent_set}) THEN {value} END")
-    return sql, child, f"{target}({', '.join(parent)})"
+    value = " || ',' || ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in child)
+    # an uncorrelated NOT IN: DuckDB hashes the parent keys once. ({batch} comes with an alias of
+    # GX's own: the batch's columns are named unqualified)
+    sql = (f"SELECT {ROW} AS _row, {value} AS value FROM {{batch}} "
+           f"WHERE ({' OR '.join(f'{quote_ident(c)} IS NOT NULL' for c in child)}) AND {key('', child)} NOT IN "
+           f"(SELECT {key('p.', parent)} FROM {quote_ident(target)} p "
+           f"WHERE {' AND '.join(f'p.{quote_ident(n)} IS NOT NULL' for n in parent)}) ORDER BY {ROW}")
+    reference_text = f"{target}({', '.join(parent)})"
+    return rows_query(braces_outside_batch(sql), ",".join(child), "foreign-key", reference=reference_text, target=target,
+                      description=f"foreign key ({', '.join(child)}) -> {reference_text}")
 
 
-def resource_expectations(resource_name: str, schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every expectation the Table Schema of one resource implies."""
-    fields = [f for f in schema.get("fields", []) if isinstance(f, dict) and isinstance(f.get("name"), str)]
+def braces_outside_batch(sql: str) -> str:
+    """Double every brace of ``sql`` except those of ``{batch}``."""
+    return "{batch}".join(braces(part) for part in sql.split("{batch}"))
+
+
+def compound_unique_expectation(cols: list[str], check: str) -> dict[str, Any]:
+    """Rows that repeat an earlier row's values of ``cols`` (all set), as SQL: on GX's SQL engine,
+    ``expect_compound_columns_to_be_unique`` does not say which rows."""
+    names = ", ".join(quote_ident(c) for c in cols)
+    value = " || ',' || ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in cols)
+    sql = (f"SELECT _row, value FROM (SELECT {ROW} AS _row, {value} AS value, "
+           f"row_number() OVER (PARTITION BY {names} ORDER BY {ROW}) AS repeat FROM {{batch}} "
+           f"WHERE {' AND '.join(f'{quote_ident(c)} IS NOT NULL' for c in cols)}) WHERE repeat > 1 ORDER BY _row")
+    return rows_query(braces_outside_batch(sql), ",".join(cols), check, description=f"({', '.join(cols)}) is unique")
+
+
+def table_expectations(resource: str, schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every expectation on the typed table that the Table Schema of ``resource`` implies."""
+    fields = schema_fields(schema)
     names = [f["name"] for f in fields]
-    out: list[dict[str, Any]] = [
-        # structure: a row shorter than the header, a blank row, a row longer than the header
-        _exp("expect_column_values_to_be_null", {"column": "row:missing-cell"}, None, kind="structure",
-             check="missing-cell", field_from_value=True),
-        _exp("expect_column_values_to_be_null", {"column": "row:blank-row"}, None, kind="structure", check="blank-row"),
-        _exp("expect_column_values_to_be_null", {"column": "row:extra-cell"}, None, kind="structure", check="extra-cell"),
-    ]
-    for fld in fields:
-        out += field_expectations(fld)
+    out: list[dict[str, Any]] = []
     keys = _as_list(schema.get("primaryKey"))
     if keys and all(k in names for k in keys):
-        for key in keys:
-            out.append(_exp("expect_column_values_to_not_be_null", {"column": text_column(key)}, key, kind="primary-key"))
         if len(keys) == 1:
-            out.append(_exp("expect_column_values_to_be_unique", {"column": keys[0]}, keys[0], kind="primary-key"))
+            out.append(_exp("expect_column_values_to_be_unique", {"column": keys[0]}, keys[0], "primary-key"))
         else:
-            out.append(_exp("expect_compound_columns_to_be_unique", {"column_list": keys}, ",".join(keys), kind="primary-key"))
+            out.append(compound_unique_expectation(keys, "primary-key"))
+    out += [e for fld in fields for e in _value_expectations(fld)]  # after the key: a unique key field is the key's finding
     for unique_key in schema.get("uniqueKeys") or []:
         cols = _as_list(unique_key)
         if not cols or any(c not in names for c in cols):
             continue
         if len(cols) == 1:
-            out.append(_exp("expect_column_values_to_be_unique", {"column": cols[0]}, cols[0], kind="unique-key"))
+            out.append(_exp("expect_column_values_to_be_unique", {"column": cols[0]}, cols[0], "unique-error"))
         else:
-            out.append(_exp("expect_compound_columns_to_be_unique",
-                            {"column_list": cols, "ignore_row_if": "any_value_is_missing"}, ",".join(cols), kind="unique-key"))
+            out.append(compound_unique_expectation(cols, "unique-error"))
     for fk in schema.get("foreignKeys") or []:
-        if not isinstance(fk, dict):
-            continue
-        built = foreign_key_sql(resource_name, fk, names)
-        if built is None:
-            continue
-        sql, child, target = built
-        out.append(_exp("expect_column_values_to_be_null", {"column": f"fk:{','.join(child)}->{target}"},
-                        ",".join(child), kind="foreign-key", check="foreign-key", derived={"sql": sql}, reference=target))
+        built = foreign_key_expectation(resource, fk, names) if isinstance(fk, dict) else None
+        if built is not None:
+            out.append(built)
     return _dedupe(out)
+
+
+# --- the cells -------------------------------------------------------------------------------------
+
+def _type_expectation(schema: dict[str, Any], fld: dict[str, Any]) -> dict[str, Any] | None:
+    """The cells of a field that do not parse as its type (the loader's own rule), or None for text."""
+    kind = fld.get("type", "string")
+    if kind in ("string", "any"):
+        return None
+    col = quote_ident(fld["name"])
+    sql = f"SELECT {ROW} AS _row, {col} AS value FROM {{batch}} WHERE {failure_condition(schema, fld, col)} ORDER BY {ROW}"
+    return rows_query(braces_outside_batch(sql), fld["name"], "type-error", type=kind,
+                      description=f"{fld['name']} parses as {kind}")
+
+
+def cell_expectations(resource: str, schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every expectation on the cells (``raw."<resource>"``): row structure, required, types."""
+    fields = schema_fields(schema)
+    if not fields:
+        return []
+    missing = " UNION ALL ".join(f"SELECT {ROW} AS _row, {quote_literal(f['name'])} AS field FROM {{batch}} "
+                                 f"WHERE {quote_ident(f['name'])} IS NULL" for f in fields)
+    out = [
+        rows_query(f"SELECT _row, field, '' AS value FROM ({braces_outside_batch(missing)}) ORDER BY _row",
+                   None, "missing-cell", description="every row has a cell for every field"),
+        rows_query(f"SELECT {ROW} AS _row FROM {braces(blank_lines_table(resource))} "
+                   f"WHERE {ROW} NOT IN (SELECT {ROW} FROM {{batch}}) UNION ALL SELECT {ROW} FROM {{batch}} WHERE "
+                   + " AND ".join(f"coalesce({quote_ident(f['name'])}, '') = ''" for f in fields) + " ORDER BY _row",
+                   None, "blank-row", description="no blank rows (a row of empty cells is blank too)"),
+        rows_query(f"SELECT {ROW} AS _row, value FROM {braces(extra_cells_table(resource))} "
+                   f"WHERE {ROW} IN (SELECT {ROW} FROM {{batch}}) ORDER BY {ROW}", None, "extra-cell",
+                   description="no row has more cells than the header"),
+    ]
+    keys = _as_list(schema.get("primaryKey"))
+    for fld in fields:
+        constraints = fld.get("constraints") if isinstance(fld.get("constraints"), dict) else {}
+        typed = _type_expectation(schema, fld)
+        if typed:
+            out.append(typed)
+        if constraints.get("required") or fld["name"] in keys:  # frictionless: a key left empty is a primary-key error
+            out.append(_exp("expect_column_values_to_not_be_in_set",
+                            {"column": fld["name"], "value_set": missing_values(schema, fld)}, fld["name"],
+                            "constraint-error" if constraints.get("required") else "primary-key", constraint="required"))
+        sets = [("enum", constraints.get("enum"))]
+        if isinstance(fld.get("categories"), list) and fld["categories"]:
+            sets.append(("categories", [c.get("value") if isinstance(c, dict) else c for c in fld["categories"]]))
+        for what, values in sets:
+            if isinstance(values, list) and fld.get("type", "string") not in TYPED_COMPARE:
+                out.append(_exp("expect_column_values_to_be_in_set",
+                                {"column": fld["name"], "value_set": [str(v) for v in values] + missing_values(schema, fld)},
+                                fld["name"], "constraint-error", constraint=what))
+    return _dedupe(out)
+
+
+def schema_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in schema.get("fields", []) if isinstance(f, dict) and isinstance(f.get("name"), str)]
 
 
 def _dedupe(expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -208,40 +242,7 @@ def _dedupe(expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def rule_expectations(queries: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """One ``expect_column_values_to_be_null`` per curation rule column, by resource.
-
-    ``queries`` come from :func:`datapkg.checks.curation.plan_curation_queries`; the rules and
-    their SQL live there, the expectation names the rule (``meta.dpkg.rule``) and GX asserts that
-    no row of the resource breaks it.
-    """
-    out: dict[str, list[dict[str, Any]]] = {}
-    for query in queries:
-        column = f"rule:{query.check}:{query.field}"
-        out.setdefault(query.table.name, []).append(
-            _exp("expect_column_values_to_be_null", {"column": column}, query.field, kind="rule",
-                 check=query.check, rule=query.check))
-    return {name: _dedupe(exps) for name, exps in out.items()}
-
-
-def suite_dict(name: str, resource: str, expectations: list[dict[str, Any]], *, generated: bool = True,
-               source: str | None = None) -> dict[str, Any]:
-    """A suite in GX's serialized form (built through GX, so GX tools read it back)."""
-    import os
-
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    gx.get_context(mode="ephemeral")
-    meta = {"resource": resource, GENERATED_KEY: generated}
-    if source:
-        meta["source"] = source
-    suite = gx.ExpectationSuite(name=name, meta=meta)
-    for exp in expectations:
-        suite.add_expectation(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp["meta"]).to_domain_obj())
-    return suite.to_json_dict()
-
+# --- suites ----------------------------------------------------------------------------------------
 
 def tabular_resources(root: Path, descriptor: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(resource descriptor, Table Schema) for every tabular resource with schema fields."""
@@ -253,30 +254,37 @@ def tabular_resources(root: Path, descriptor: dict[str, Any]) -> list[tuple[dict
             schema = resource_schema(root, resource)
         except DpkgError:
             continue  # an unreadable schema: frictionless reports it
-        if isinstance(schema.get("fields"), list) and schema["fields"]:
+        if schema_fields(schema):
             out.append((resource, schema))
     return out
 
 
-def plain_suites(root: Path, descriptor: dict[str, Any], queries: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Generated suites as plain dicts ``{"name", "meta", "expectations"}`` (no GX import).
+def plain_suites(root: Path, descriptor: dict[str, Any], rules: list[Any] | None = None) -> list[dict[str, Any]]:
+    """The derived suites as plain dicts ``{"name", "meta", "expectations"}`` (no GX import).
 
-    ``queries`` (curation rule queries) add their rules to the suites of the resources they check.
+    ``rules`` (curation :class:`~datapkg.checks.curation.RuleQuery` objects) join the suites of
+    the resources they check. ``meta.table`` names the DuckDB table the suite checks.
     """
-    rules = rule_expectations(queries or [])
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules or []:
+        by_table.setdefault(rule.table.name, []).append(rule_expectation(rule))
     suites = []
     for resource, schema in tabular_resources(root, descriptor):
         name = resource["name"]
-        schema_path = resource.get("schema") if isinstance(resource.get("schema"), str) else None
-        exps = resource_expectations(name, schema) + rules.get(name, [])
-        suites.append({"name": name, "meta": {"resource": name, GENERATED_KEY: True,
-                                              "source": schema_path or (resource_paths(resource) or [None])[0]},
-                       "expectations": exps})
+        source = resource.get("schema") if isinstance(resource.get("schema"), str) else (resource_paths(resource) or [None])[0]
+        common = {"resource": name, GENERATED_KEY: True, "source": source}
+        suites.append({"name": name, "meta": {**common, "table": quote_ident(name)},
+                       "expectations": table_expectations(name, schema) + _dedupe(by_table.get(name, []))})
+        suites.append({"name": f"{name}.{CELLS}", "meta": {**common, "table": raw_table(name), "batch": CELLS},
+                       "expectations": cell_expectations(name, schema)})
     return suites
 
 
 def read_suite_files(root: Path) -> list[dict[str, Any]]:
-    """Hand-written suites in ``validations/`` (generated ones are skipped: they are derived afresh)."""
+    """Hand-written suites in ``validations/`` (generated ones are skipped: they are derived afresh).
+
+    A hand-written suite checks the typed table of ``meta.resource``.
+    """
     folder = Path(root) / VALIDATIONS
     suites = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -292,13 +300,29 @@ def read_suite_files(root: Path) -> list[dict[str, Any]]:
         if not isinstance(meta.get("resource"), str):
             raise UsageError(f"{VALIDATIONS}/{path.name}: meta.resource must name the resource the suite checks")
         data.setdefault("name", path.stem)
-        data["meta"] = {**meta, "file": f"{VALIDATIONS}/{path.name}"}
+        data["meta"] = {**meta, "file": f"{VALIDATIONS}/{path.name}", "table": quote_ident(meta["resource"])}
         suites.append(data)
     return suites
 
 
+def suite_dict(plain: dict[str, Any]) -> dict[str, Any]:
+    """A plain suite in GX's serialized form (built through GX, so GX tools read it back)."""
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    gx.get_context(mode="ephemeral")
+    meta = {k: v for k, v in plain["meta"].items() if k != "file"}
+    suite = gx.ExpectationSuite(name=plain["name"], meta=meta)
+    for exp in plain["expectations"]:
+        suite.add_expectation(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp["meta"]).to_domain_obj())
+    return suite.to_json_dict()
+
+
 def generate(root: str | Path, descriptor: dict[str, Any], *, out_dir: Path | None = None) -> list[Path]:
-    """Write one generated suite per tabular resource into ``validations/`` (atomically); return the paths.
+    """Write the derived suites into ``validations/`` (atomically); return the paths.
 
     Generated files carry ``meta.dpkg_generated = true``; a hand-written suite with the same file
     name is never overwritten (UsageError).
@@ -306,11 +330,10 @@ def generate(root: str | Path, descriptor: dict[str, Any], *, out_dir: Path | No
     import duckdb
 
     from datapkg.atomic import write_text
+    from datapkg.checks.curation import plan_curation_queries
 
     root = Path(root)
     folder = out_dir or root / VALIDATIONS
-    from datapkg.checks.curation import plan_curation_queries
-
     con = duckdb.connect()
     try:
         suites = plain_suites(root, descriptor, plan_curation_queries(con, root, descriptor))
@@ -327,11 +350,7 @@ def generate(root: str | Path, descriptor: dict[str, Any], *, out_dir: Path | No
             if not (isinstance(existing, dict) and isinstance(existing.get("meta"), dict)
                     and existing["meta"].get(GENERATED_KEY)):
                 raise UsageError(f"{target} exists and is not a generated suite; rename it or move it away")
-        data = suite_dict(plain["name"], plain["meta"]["resource"], plain["expectations"],
-                          source=plain["meta"].get("source"))
-        rendered.append((target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"))
+        rendered.append((target, json.dumps(suite_dict(plain), indent=2, ensure_ascii=False, default=str) + "\n"))
     for target, text in rendered:
         write_text(target, text)
     return [target for target, _ in rendered]
-
-

@@ -242,21 +242,22 @@ def parse_expression(fld: dict[str, Any], col: str) -> str:
     return col  # string, any, duration, geopoint: kept as text
 
 
-def _missing_values(schema: dict[str, Any], fld: dict[str, Any]) -> list[str]:
+def missing_values(schema: dict[str, Any], fld: dict[str, Any]) -> list[str]:
+    """The cell texts that mean "no value" for ``fld`` (its own ``missingValues`` or the schema's; default ``[""]``)."""
     values = fld.get("missingValues", schema.get("missingValues", [""]))
     return [v if isinstance(v, str) else str(v) for v in values]
 
 
 def typed_expression(schema: dict[str, Any], fld: dict[str, Any], col: str) -> str:
     """SQL for the typed value of VARCHAR ``col``: NULL for missing values, else the parsed value."""
-    missing = _missing_values(schema, fld)
+    missing = missing_values(schema, fld)
     is_missing = f"{col} IS NULL" + (f" OR {col} IN ({_sql_list(missing)})" if missing else "")
     return f"CASE WHEN {is_missing} THEN NULL ELSE {parse_expression(fld, col)} END"
 
 
 def failure_condition(schema: dict[str, Any], fld: dict[str, Any], col: str) -> str:
     """SQL true where the VARCHAR ``col`` holds a non-missing value that does not parse."""
-    missing = _missing_values(schema, fld)
+    missing = missing_values(schema, fld)
     present = f"{col} IS NOT NULL" + (f" AND {col} NOT IN ({_sql_list(missing)})" if missing else "")
     return f"({present} AND ({parse_expression(fld, col)}) IS NULL)"
 
@@ -358,6 +359,11 @@ def _split(qualified: str) -> tuple[str, str]:
     """(schema, name) of ``"name"`` or ``raw."name"`` as this module writes them."""
     schema, name = (RAW_SCHEMA, qualified[len(RAW_SCHEMA) + 1:]) if qualified.startswith(RAW_SCHEMA + '."') else ("main", qualified)
     return schema, name[1:-1].replace('""', '"')
+
+
+def raw_table(name: str) -> str:
+    """``raw."<name>"``: the resource's cells as text, as the CSV reader gave them (``__row`` first)."""
+    return f"{RAW_SCHEMA}.{quote_ident(name)}"
 
 
 def row_numbers_table(name: str) -> str:
@@ -482,8 +488,6 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         con.execute(f"CREATE TABLE {target} AS {query} ORDER BY 1")
         con.execute(f"DROP TABLE IF EXISTS {stage}")
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
-        con.execute(f"DROP TABLE IF EXISTS {blank_table}")
-        con.execute(f"DROP TABLE IF EXISTS {extra_table}")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 
@@ -604,9 +608,9 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
     paths = resource_paths(resource)
     fmt = str(resource.get("format") or "").lower()
     table = quote_ident(name)
-    raw_table = f"{RAW_SCHEMA}.{quote_ident(name)}"
+    raw_name = raw_table(name)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    target = table if raw else raw_table
+    target = table if raw else raw_name
     if "data" in resource and not paths:
         rows = _load_inline(con, resource["data"], columns, target)
         rel = None
@@ -617,15 +621,17 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
     else:
         raise UnsupportedResource(f"resource '{name}': only single-file CSV/TSV and inline data load into DuckDB")
     if raw:
+        _drop(con, RAW_SCHEMA, name + "#blank")
+        _drop(con, RAW_SCHEMA, name + "#extra")
         return LoadedTable(name, rel, fields, rows, table, None, schema)
     select = [ROW] + [f"{typed_expression(schema, f, quote_ident(f['name']))} AS {quote_ident(f['name'])}"
                       for f in fields]
     _drop(con, *_split(table))
     if lazy:
-        con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(select)} FROM {raw_table}")
+        con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(select)} FROM {raw_name}")
     else:
-        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_table} ORDER BY {ROW}")
-    loaded = LoadedTable(name, rel, fields, rows, table, raw_table, schema)
+        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_name} ORDER BY {ROW}")
+    loaded = LoadedTable(name, rel, fields, rows, table, raw_name, schema)
     if on_cast_error == "raise":
         failures = cast_failures(con, loaded, limit=3)
         if failures:
@@ -633,7 +639,12 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
             raise DataError(f"{rel or name}: cells that do not match the schema ({where})")
     if not keep_raw and not lazy:
         _drop(con, RAW_SCHEMA, name)
-        loaded = LoadedTable(name, rel, fields, rows, table, None, schema)
+        _drop(con, RAW_SCHEMA, name + "#blank")
+        _drop(con, RAW_SCHEMA, name + "#extra")
+        return LoadedTable(name, rel, fields, rows, table, None, schema)
+    # the row structure tables exist (empty when the file has no blank lines or long rows)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {blank_lines_table(name)} ({ROW} BIGINT)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {extra_cells_table(name)} ({ROW} BIGINT, value VARCHAR)")
     return loaded
 
 

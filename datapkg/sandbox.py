@@ -1,6 +1,6 @@
 """The SQL sandbox: a DuckDB connection that SQL coming from a package may run on.
 
-A package is hostile until proven otherwise: a hand-written suite (``meta.dpkg.derived.sql``),
+A package is hostile until proven otherwise: a hand-written suite (``unexpected_rows_query``),
 a GX ``UnexpectedRowsExpectation`` query, or a view inside a third-party ``.duckdb`` is SQL
 written by a stranger. :func:`lock_down` is applied to a connection once dpkg has loaded the
 package's own tables into it; from then on nothing that connection runs can read or write a

@@ -1,24 +1,19 @@
 """``validate_package``: run every check on a package and gather the findings in one Report.
 
-Who checks what:
+Who checks what, the same way at every size:
 
-- frictionless: the descriptor, schemas, headers, and the rows of every table that is not large;
+- frictionless: the descriptor, the schemas and each table's header (labels); it reads every row
+  only of the tables the loader cannot put into DuckDB (remote, multi-file, spreadsheets);
 - :mod:`datapkg.checks.files`: article files and their hashes, stray files, byte-order marks, and
-  ``bytes``/``hash`` of the large tables (which frictionless reads only up to their header);
-- Great Expectations on DuckDB (:mod:`datapkg.checks.gx_checks`): the curation rules and the
-  hand-written suites on every table, and the Table Schema expectations (types, constraints,
-  keys) of the large tables, so that no large table is read row by row in Python;
-- with ``gx=False`` the curation rules run straight on DuckDB (same SQL, no GX) and frictionless
-  reads every table in full.
+  ``bytes``/``hash`` of the tables;
+- Great Expectations in DuckDB (:mod:`datapkg.checks.gx_checks`): every row-level rule (types,
+  constraints, keys, row structure, curation rules, hand-written suites) on every loaded table.
 
-With GX, the phases (frictionless and the file checks, then DuckDB, then GX) run one after the
-other, each in a process of its own (:mod:`datapkg.isolated`), so that the peak memory of a run is
-that of its largest phase rather than the sum of the libraries it imports.
+Everything runs in this one process.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,25 +22,8 @@ from typing import Any
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
 from datapkg.locate import locate
-from datapkg.package_source import PackageSource, open_package, resource_paths
+from datapkg.package_source import PackageSource, open_package
 from datapkg.report import Finding, Report
-
-#: A table whose file is larger than this has its row-level checks made on DuckDB, not by frictionless.
-LARGE_TABLE_BYTES = 5_000_000
-
-
-def large_tables(source: PackageSource, covered: set[str], threshold: int) -> set[str]:
-    """Resources among ``covered`` (those the GX path can check) whose file is over ``threshold`` bytes."""
-    from datapkg.loader import package_resources
-
-    names = set()
-    for resource in package_resources(source.descriptor):
-        paths = resource_paths(resource)
-        if resource.get("name") in covered and paths:
-            path = source.root / paths[0]
-            if path.is_file() and path.stat().st_size > threshold:
-                names.add(resource["name"])
-    return names
 
 
 def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list[Finding], dict[str, Any], bool]:
@@ -59,27 +37,8 @@ def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list
     return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
 
-def _content_checks(source: PackageSource, gx: bool, large: set[str], data_docs: Path | None,
-                    spark_master: str | None = None) -> list[Finding]:
-    """Curation rules and GX suites (only on a descriptor frictionless accepts); on Spark when
-    ``spark_master`` is given (``--engine spark``)."""
-    if spark_master is not None:
-        from datapkg.checks.gx_spark import run_spark_checks
-
-        return run_spark_checks(source.root, source.descriptor, master=spark_master,
-                                allow_remote=source.allow_remote, schema_resources=large)
-    if gx:
-        from datapkg.checks.gx_checks import run_gx_checks
-
-        return run_gx_checks(source.root, source.descriptor, data_docs=data_docs, schema_resources=large)
-    from datapkg.checks.curation import run_curation_checks
-
-    return run_curation_checks(source.root, source.descriptor)
-
-
-def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int | None = None,
+def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
-                     large_table_bytes: int = LARGE_TABLE_BYTES,
                      step: Callable[[str], None] | None = None, engine: str = "duckdb",
                      spark_master: str = "local[*]") -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
@@ -91,6 +50,8 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
     """
+    from datapkg.checks.gx_checks import gx_resources, run_gx_checks
+
     started = time.perf_counter()
     step = step or (lambda _msg: None)
     report = Report()
@@ -99,23 +60,22 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
 
         check_owned(data_docs, DATA_DOCS, "--data-docs")
     with open_package(path, allow_remote=allow_remote) as source:
-        large: set[str] = set()
         step("frictionless and file checks")
-        if gx:
-            from datapkg import isolated
-            from datapkg.checks.gx_checks import gx_resources
-
-            large = large_tables(source, gx_resources(source.root, source.descriptor), large_table_bytes)
-            # in a process of its own: frictionless' memory is returned before DuckDB and GX start
-            findings, stats, accepted = isolated.call(structure_checks, dataclasses.replace(source, _tmpdir=None),
-                                                      large)
-        else:
-            findings, stats, accepted = structure_checks(source, set())
+        loaded = gx_resources(source.root, source.descriptor)
+        findings, stats, accepted = structure_checks(source, loaded)
         report.extend(findings)
         if accepted:
-            step("curation rules and Great Expectations suites" if gx else "curation rules")
-            report.extend(_content_checks(source, gx, large, data_docs,
-                                          spark_master if engine == "spark" else None))
+            step("curation rules and Great Expectations suites")
+            if engine == "spark":
+                from datapkg.checks.gx_spark import run_spark_checks
+
+                content = run_spark_checks(source.root, source.descriptor, master=spark_master,
+                                           allow_remote=source.allow_remote)
+            else:
+                content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
+            # a file that neither can read (missing, undecodable) is one finding, frictionless' own
+            said = {(f.check, f.file) for f in findings if f.row is None}
+            report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])
         if any(f.check == "quote-not-found" for f in report.findings):
             from datapkg.checks.quote_hints import explain_quotes
 
@@ -123,8 +83,7 @@ def validate_package(path: str | Path = ".", *, gx: bool = True, max_errors: int
         report.findings = locate(report.findings, source.root, source.descriptor)
         report.stats.update(stats)
         report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
-                            root=None if source._tmpdir else str(source.root),
-                            checked_by_gx=sorted(large), great_expectations=gx)
+                            root=None if source._tmpdir else str(source.root), checked_by_gx=sorted(loaded))
     report.count_by_resource()
     report.sort()
     report.limit(max_errors)

@@ -44,8 +44,8 @@ def frictionless_keys(path: str) -> tuple[Counter, str]:
 
 
 def dpkg_keys(path: str) -> tuple[Counter, str]:
-    """The same keys from ``dpkg validate --format json --no-gx``."""
-    out = subprocess.run([str(BIN / "dpkg"), "validate", "--no-gx", "--format", "json", path],
+    """The same keys from ``dpkg validate --format json``."""
+    out = subprocess.run([str(BIN / "dpkg"), "validate", "--format", "json", path],
                          capture_output=True, text=True)
     if out.returncode == 2:
         return Counter(), f"dpkg refused: {out.stderr.strip()}"
@@ -54,7 +54,8 @@ def dpkg_keys(path: str) -> tuple[Counter, str]:
     for f in report["errors"]:
         if f["check"] in DPKG_ONLY:
             continue
-        keys[(f["check"], None if f["resource"] is None else f["file"], f["row"], f["field"])] += 1
+        field = None if f["check"] == "primary-key" else f["field"]  # frictionless names no field for a key
+        keys[(f["check"], None if f["resource"] is None else f["file"], f["row"], field)] += 1
     return keys, ""
 
 

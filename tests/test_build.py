@@ -158,7 +158,7 @@ def test_release_zip_validates_with_frictionless(release: Path, package: Path, t
     done = subprocess.run([str(Path(sys.executable).parent / "frictionless"), "validate", "--json", "datapackage.json"],
                           cwd=target, capture_output=True, text=True)
     assert json.loads(done.stdout)["valid"] is True, done.stdout[:2000]
-    ours = CliRunner().invoke(app, ["validate", str(target), "--no-gx"])
+    ours = CliRunner().invoke(app, ["validate", str(target)])
     assert ours.exit_code == 0, ours.output
 
 
@@ -167,7 +167,7 @@ def test_corrupted_release_file_fails_frictionless_hash(release: Path, tmp_path:
     with zipfile.ZipFile(release / ZIP) as archive:
         archive.extractall(target)
     (target / "resources/people.csv").write_text(PEOPLE_CSV.replace("Kim", "Kum"))
-    result = CliRunner().invoke(app, ["validate", str(target), "--no-gx", "--format", "json"])
+    result = CliRunner().invoke(app, ["validate", str(target), "--format", "json"])
     assert result.exit_code == 1
     checks = {(f["check"], f["file"]) for f in json.loads(result.stdout)["errors"]}
     assert ("hash-count", "resources/people.csv") in checks
@@ -289,12 +289,12 @@ def test_invalid_package_refused_unless_force(package: Path, tmp_path: Path) -> 
     (package / "resources/people.csv").write_text(PEOPLE_CSV + "p1,Duplicate,leader,x,2000-01-01,true,,\n")
     out = tmp_path / "out"
     with pytest.raises(InvalidPackage) as info:
-        build(package, out, gx=False)
+        build(package, out)
     checks = {(f.check, f.file, f.row, f.field) for f in info.value.report.errors}
     assert ("type-error", "resources/people.csv", 5, "age") in checks
     assert not out.exists()
     runner = CliRunner()
-    result = runner.invoke(app, ["build", str(package), "--out", str(out), "--no-gx"])
+    result = runner.invoke(app, ["build", str(package), "--out", str(out)])
     assert result.exit_code == 1
     assert "type-error" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("dpkg: error: the package is invalid")
     assert not out.exists()
@@ -312,10 +312,10 @@ def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    result = runner.invoke(app, ["build", str(package), "--out", str(other), "--no-gx"])
+    result = runner.invoke(app, ["build", str(package), "--out", str(other)])
     assert result.exit_code == 2 and "was not written by dpkg build" in result.stderr
     assert (other / "keep.txt").read_text() == "mine"
-    result = runner.invoke(app, ["build", str(package), "--out", str(package), "--no-gx"])
+    result = runner.invoke(app, ["build", str(package), "--out", str(package)])
     assert result.exit_code == 2 and "would replace the package itself" in result.stderr
     result = runner.invoke(app, ["build", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "no such file or folder" in result.stderr
@@ -323,14 +323,14 @@ def test_out_folder_guards(package: Path, tmp_path: Path) -> None:
 
 def test_cli_options(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a"), "--no-gx"])
+    result = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a")])
     assert result.exit_code == 0 and "4 tables (13 rows), 5 views" in result.stdout and ZIP in result.stdout
-    quiet = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a"), "--no-gx", "--quiet"])
+    quiet = runner.invoke(app, ["build", str(package), "-o", str(tmp_path / "a"), "--quiet"])
     assert quiet.exit_code == 0 and quiet.stdout == ""
     monkeypatch.chdir(package)
-    default = runner.invoke(app, ["build", "--no-gx", "-q"])
+    default = runner.invoke(app, ["build", "-q"])
     assert default.exit_code == 0 and (package / "dist" / DB).is_file()
-    from_zip = runner.invoke(app, ["build", str(tmp_path / "a" / ZIP), "-o", str(tmp_path / "z"), "--no-gx", "-q"])
+    from_zip = runner.invoke(app, ["build", str(tmp_path / "a" / ZIP), "-o", str(tmp_path / "z"), "-q"])
     assert from_zip.exit_code == 0, from_zip.output
     assert (tmp_path / "z" / ZIP).read_bytes() == (tmp_path / "a" / ZIP).read_bytes()
     assert "--force" in runner.invoke(app, ["build", "--help"]).stdout
@@ -361,7 +361,7 @@ def test_plain_package_has_no_citation_parts(tmp_path: Path) -> None:
 
 def test_real_package_builds(repo_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "dist"
-    result = build(repo_root, out, gx=False)
+    result = build(repo_root, out)
     descriptor = json.loads((repo_root / "datapackage.json").read_text())
     con = duckdb.connect(str(out / f"{descriptor['name']}.duckdb"), read_only=True)
     for resource in descriptor["resources"]:

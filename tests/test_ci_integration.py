@@ -127,7 +127,7 @@ def test_pre_commit_hooks_file_structure() -> None:
     hooks = load_yaml(".pre-commit-hooks.yaml")
     assert [h["id"] for h in hooks] == ["dpkg-validate"]
     hook = hooks[0]
-    assert hook["entry"] == "dpkg validate --no-gx" and hook["args"] == ["."] and hook["language"] == "python"
+    assert hook["entry"] == "dpkg validate" and hook["args"] == ["."] and hook["language"] == "python"
     assert hook["pass_filenames"] is False
     files = re.compile(hook["files"])
     assert all(files.search(p) for p in ("datapackage.json", "resources/a.csv", "pkg/schemas/a.json", "seeds/x.txt"))

@@ -69,7 +69,7 @@ def test_real_package_has_no_curation_findings() -> None:
 
 
 def test_real_package_passes_frictionless_checks() -> None:
-    report = validate_package(ROOT, gx=False)
+    report = validate_package(ROOT)
     assert report.errors == [], report.errors
 
 
@@ -96,8 +96,7 @@ def test_quote_not_found(pkg: Path) -> None:
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", 2, "quote")]
 
 
-@pytest.mark.parametrize("gx", [False, True])
-def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path, gx: bool) -> None:
+def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path) -> None:
     """A curly apostrophe typed into a quote: the finding names the seed file, the closest passage and the character."""
     rows = read(pkg, "citations")
     quote = rows[0]["quote"]
@@ -105,7 +104,7 @@ def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path, gx: 
     rows[0]["quote"] = quote[:at] + "\u2019s" + quote[at + 1:]  # 'Putin pada' becomes 'Putin’spada'
     write(pkg, "citations", rows)
     article = next(r["path"] for r in read(pkg, "articles") if r["article_id"] == rows[0]["article_id"])
-    report = validate_package(pkg, gx=gx)
+    report = validate_package(pkg)
     found = [f for f in report.errors if f.check == "quote-not-found"]
     assert [(f.file, f.row, f.record) for f in found] == [("resources/citations.csv", 2, rows[0]["citation_id"])]
     message = found[0].message
@@ -180,14 +179,14 @@ def test_official_and_article_ids_resolve_through_foreign_keys(pkg: Path) -> Non
     """Declared as foreign keys in the Table Schemas: frictionless reports them (not re-implemented)."""
     participant = edit(pkg, "meeting_participants", "participation_id", "ptc-001", official_id="off-nobody")
     citation = edit(pkg, "citations", "citation_id", "cit-0002", article_id="art-999")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("foreign-key", "resources/meeting_participants.csv", participant, "official_id") in keys
     assert ("foreign-key", "resources/citations.csv", citation, "article_id") in keys
 
 
 def test_qid_shape_is_a_schema_pattern(pkg: Path) -> None:
     row = edit(pkg, "officials", "official_id", "off-vladimir-putin", wikidata="Q07747")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert keys == {("constraint-error", "resources/officials.csv", row, "wikidata")}
 
 
@@ -267,7 +266,7 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
                       "quote_en": "Vladimir Putin meets Kim Jong Un", "attributed_to": "article", "certainty": "stated"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
-    assert validate_package(pkg, gx=False).errors == []
+    assert validate_package(pkg).errors == []
     citations[-1]["quote"] = "Vladimir Putin bertemu Kim Jong-un"
     write(pkg, "citations", citations)
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", len(citations) + 1, "quote")]
@@ -292,15 +291,14 @@ def test_rules_follow_declarations_in_any_package(tmp_path: Path) -> None:
                                                  ("unknown-country-code", "data/t.csv", 3, "country")]
 
 
-@pytest.mark.parametrize("gx", [False, True])
-def test_a_code_in_the_wrong_case_gets_did_you_mean(tmp_path: Path, gx: bool) -> None:
+def test_a_code_in_the_wrong_case_gets_did_you_mean(tmp_path: Path) -> None:
     fields = [{"name": "id", "type": "string"},
               {"name": "country", "type": "string", "codeList": "ISO 3166-1 alpha-2"},
               {"name": "currency", "type": "string", "codeList": "ISO 4217"},
               {"name": "language", "type": "string", "codeList": "ISO 639-1"}]
     write_package(tmp_path, [table("t", "data/t.csv", fields, primaryKey=["id"])],
                   {"data/t.csv": "id,country,currency,language\na,ru,usd,EN\nb,XX,RUB,id\n"})
-    report = validate_package(tmp_path, gx=gx)
+    report = validate_package(tmp_path)
     messages = {(f.row, f.field): f.message for f in report.findings}
     assert messages[(2, "country")] == ("country must be an ISO 3166-1 alpha-2 country code; ru is not one "
                                         "(pycountry list); did you mean RU?")
@@ -338,7 +336,7 @@ def test_curation_guide_worked_example(pkg: Path) -> None:
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
     (pkg / "seeds" / "000_90dc3cc939872ef1.txt").unlink()
     assert findings(pkg) == []
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg, gx=False).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
     assert ("file-missing", "resources/articles.csv", 2, "path") in keys
 
 

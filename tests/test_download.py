@@ -63,7 +63,7 @@ def test_release_folder_over_http_is_verified_extracted_and_validates(tmp_path: 
     for rel, content in files.items():
         assert (out / "release" / rel).read_bytes() == content
     assert [p.name for p in tmp_path.iterdir()] == ["pkg"]  # no temporary folder left beside DIR
-    validated = runner.invoke(app, ["validate", str(out), "--no-gx", "--format", "json"])
+    validated = runner.invoke(app, ["validate", str(out), "--format", "json"])
     assert validated.exit_code == 0, validated.output
     assert json.loads(validated.stdout)["valid"] is True
     assert runner.invoke(app, ["verify", str(out)]).exit_code == 0

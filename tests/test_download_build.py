@@ -28,7 +28,7 @@ def built_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(content)
     dist = root.parent / "dist"
-    result = runner.invoke(app, ["build", str(root), "--out", str(dist), "--no-gx", "--quiet"])
+    result = runner.invoke(app, ["build", str(root), "--out", str(dist), "--quiet"])
     assert result.exit_code == 0, result.output
     return dist
 
@@ -49,7 +49,7 @@ def test_download_of_a_built_release(built_release: Path, tmp_path: Path) -> Non
     assert (out / "resources/items.csv").read_bytes() == package_files()["resources/items.csv"]
     released = json.loads((out / "datapackage.json").read_text())
     assert all(r["hash"].startswith("sha256:") and isinstance(r["bytes"], int) for r in released["resources"])
-    validated = runner.invoke(app, ["validate", str(out), "--no-gx", "--format", "json"])
+    validated = runner.invoke(app, ["validate", str(out), "--format", "json"])
     assert validated.exit_code == 0, validated.output
     verified = runner.invoke(app, ["verify", str(out), "--format", "json"])
     assert verified.exit_code == 0, verified.output

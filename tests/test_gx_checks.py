@@ -67,19 +67,19 @@ def test_clean_package_has_no_findings(tmp_path):
 
 
 @pytest.mark.parametrize("column,bad,check", [
-    ("id", "X9", "expect_column_values_to_match_regex"),
-    ("day", "2024-02-30", "expect_column_values_to_match_strftime_format"),
-    ("day", "01/03/2024", "expect_column_values_to_match_strftime_format"),
-    ("country", "US", "expect_column_values_to_be_in_set"),
-    ("amount", "100.5", "expect_column_values_to_be_between"),
-    ("amount", "-1", "expect_column_values_to_be_between"),
-    ("amount", "lots", "expect_column_values_to_match_regex"),
-    ("n", "7.5", "expect_column_values_to_match_regex"),
-    ("flag", "yes", "expect_column_values_to_be_in_set"),
-    ("note", "x", "expect_column_value_lengths_to_be_between"),
-    ("note", "far too long a note", "expect_column_value_lengths_to_be_between"),
-    ("year", "24", "expect_column_values_to_match_regex"),
-    ("kind", "c", "expect_column_values_to_be_in_set"),
+    ("id", "X9", "constraint-error"),
+    ("day", "2024-02-30", "type-error"),
+    ("day", "01/03/2024", "type-error"),
+    ("country", "US", "constraint-error"),
+    ("amount", "100.5", "constraint-error"),
+    ("amount", "-1", "constraint-error"),
+    ("amount", "lots", "type-error"),
+    ("n", "7.5", "type-error"),
+    ("flag", "yes", "type-error"),
+    ("note", "x", "constraint-error"),
+    ("note", "far too long a note", "constraint-error"),
+    ("year", "24", "type-error"),
+    ("kind", "c", "constraint-error"),
     ("parent_id", "P999", "foreign-key"),
 ])
 def test_each_expectation_kind_reports_the_broken_cell(tmp_path, column, bad, check):
@@ -91,14 +91,14 @@ def test_each_expectation_kind_reports_the_broken_cell(tmp_path, column, bad, ch
 def test_required_field_left_empty(tmp_path):
     parent = [["P001", "first"], ["P002", ""]]
     assert _findings(tmp_path, _rows(), parent_rows=parent) == [
-        ("expect_column_values_to_not_be_null", "data/parent.csv", 3, "name", None)]
+        ("constraint-error", "data/parent.csv", 3, "name", "")]
 
 
 def test_unique_reports_the_repeats_like_frictionless(tmp_path):
     rows = _rows()
     rows[3][0] = "C2"
     found = _findings(tmp_path, rows)
-    assert found == [("expect_column_values_to_be_unique", "data/child.csv", 5, "id", "C2")]
+    assert found == [("primary-key", "data/child.csv", 5, "id", "C2")]
 
 
 def test_compound_primary_key_and_unique_keys(tmp_path):
@@ -108,8 +108,8 @@ def test_compound_primary_key_and_unique_keys(tmp_path):
     rows[2][3] = "KP"
     found = _findings(tmp_path, rows, child_schema=schema)
     # rows 2 and 3 share (id, n); rows 2 and 3 also share (country, kind) = (RU, a); row 4 is (KP, a)
-    assert ("expect_compound_columns_to_be_unique", "data/child.csv", 3, "id,n", "C1,7") in found
-    assert ("expect_compound_columns_to_be_unique", "data/child.csv", 3, "country,kind", "RU,a") in found
+    assert ("primary-key", "data/child.csv", 3, "id,n", "C1,7") in found
+    assert ("unique-error", "data/child.csv", 3, "country,kind", "RU,a") in found
     assert all(f[2] == 3 for f in found)
 
 
@@ -119,7 +119,7 @@ def test_missing_values_are_not_type_errors(tmp_path):
     rows[1][5] = "NA"
     rows[2][5] = "x"
     assert _findings(tmp_path, rows, child_schema=schema) == [
-        ("expect_column_values_to_match_regex", "data/child.csv", 4, "n", "x")]
+        ("type-error", "data/child.csv", 4, "n", "x")]
 
 
 def test_hand_written_suite_adds_to_generated(tmp_path):
@@ -176,11 +176,11 @@ def test_same_seeded_errors_as_frictionless(tmp_path):
     assert len(by_gx) == len(seeds)
 
 
-def test_schema_resources_limit_the_schema_expectations(tmp_path):
+def test_resources_limit_the_suites_that_run(tmp_path):
     rows = _rows()
     rows[0][3] = "US"
     root, descriptor = _package(tmp_path, rows, parent_rows=[["P001", "first"], ["bad", "x"]])
-    findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"parent"})
+    findings = run_gx_checks(root, descriptor, curation=False, resources={"parent"})
     assert [(f.file, f.row, f.field) for f in findings] == [("data/parent.csv", 3, "id")]
 
 
@@ -217,7 +217,7 @@ def test_nothing_to_check_means_no_gx_import(tmp_path):
     root, _ = _package(tmp_path, _rows())
     code = ("import json, sys; from pathlib import Path; from datapkg.checks.gx_checks import run_gx_checks; "
             f"root = Path({str(root)!r}); d = json.loads((root / 'datapackage.json').read_text()); "
-            "print(run_gx_checks(root, d, schema_resources=set(), curation=False), 'great_expectations' in sys.modules)")
+            "print(run_gx_checks(root, d, resources=set(), curation=False), 'great_expectations' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "False"]
 
@@ -236,14 +236,14 @@ def test_schema_checks_of_a_large_child_still_see_its_parent(tmp_path):
     rows = _rows()
     rows[1][1] = "P404"
     root, descriptor = _package(tmp_path, rows)
-    findings = run_gx_checks(root, descriptor, curation=False, schema_resources={"child"})
+    findings = run_gx_checks(root, descriptor, curation=False, resources={"child"})
     assert [(f.check, f.file, f.row, f.field) for f in findings] == [("foreign-key", "data/child.csv", 3, "parent_id")]
 
 
 def test_data_docs_even_when_nothing_is_checked(tmp_path):
     root, descriptor = _package(tmp_path / "pkg", _rows())
     docs = tmp_path / "docs"
-    assert run_gx_checks(root, descriptor, curation=False, schema_resources=set(), data_docs=docs) == []
+    assert run_gx_checks(root, descriptor, curation=False, resources=set(), data_docs=docs) == []
     assert (docs / "index.html").is_file()
 
 
@@ -263,22 +263,23 @@ def test_extra_cells_like_frictionless(tmp_path, early):
     assert [(e.type, e.row_number) for t in report.tasks for e in t.errors] == [("extra-cell", bad)]
 
 
-def test_duckdb_phase_starts_again_under_a_larger_cap_when_it_runs_out_of_memory(tmp_path, monkeypatch):
-    from datapkg.checks import gx_checks
-    from datapkg.errors import UsageError
+def test_gx_leaves_no_temporary_files(tmp_path, monkeypatch):
+    import tempfile
 
-    root, descriptor = _package(tmp_path, _rows(50))
-    wanted = gx_checks.gx_resources(root, descriptor)
+    rows = _rows()
+    rows[0][3] = "US"
+    root, descriptor = _package(tmp_path / "pkg", rows)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert run_gx_checks(root, descriptor)
+    assert list(scratch.iterdir()) == []
 
-    def phase(spill_name: str):
-        spill = tmp_path / spill_name
-        spill.mkdir()
-        findings, prepared = gx_checks._prepare_all(root, descriptor, wanted, None, 100, wanted, True, spill)
-        return findings, [(p.table.name, p.candidates_table, p.truncated) for p in prepared]
 
-    normal = phase("a")
-    monkeypatch.setattr(gx_checks, "DUCKDB_MEMORY", "256KB")  # too small: DuckDB runs out of it
-    assert phase("b") == normal  # ... and the phase started again under the next cap
-    monkeypatch.setattr(gx_checks, "DUCKDB_MEMORY_RETRIES", ("256KB",))
-    with pytest.raises(UsageError, match=r"^DuckDB ran out of memory \(256KB\) checking the package: Out of Memory Error"):
-        phase("c")
+def test_a_second_run_in_the_same_process_gives_the_same_findings(tmp_path):
+    """GX stays loaded between runs (--watch, tests): nothing of the first run leaks into the second."""
+    rows = _rows()
+    rows[1][1] = "P404"
+    root, descriptor = _package(tmp_path, rows)
+    first = run_gx_checks(root, descriptor)
+    assert first and run_gx_checks(root, descriptor) == first

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from datapkg.cli.main import app
 from datapkg.checks.gx_checks import run_gx_checks
-from datapkg.expectations import resource_expectations
+from datapkg.expectations import URE, cell_expectations, table_expectations
 from tests.packages import write_package
 
 SCHEMA = {
@@ -29,31 +29,37 @@ SCHEMA = {
 }
 
 
+def _kinds(expectations):
+    return {(e["type"], e["kwargs"].get("column") or e["meta"]["dpkg"]["field"], e["meta"]["dpkg"]["check"],
+             e["meta"]["dpkg"].get("constraint")) for e in expectations}
+
+
 def test_every_schema_constraint_becomes_an_expectation():
-    got = {(e["type"], e["kwargs"].get("column") or tuple(e["kwargs"].get("column_list", ())), e["meta"]["dpkg"]["kind"])
-           for e in resource_expectations("t", SCHEMA)}
-    assert got == {
-        ("expect_column_values_to_be_null", "row:missing-cell", "structure"),
-        ("expect_column_values_to_be_null", "row:blank-row", "structure"),
-        ("expect_column_values_to_be_null", "row:extra-cell", "structure"),
-        ("expect_column_values_to_match_regex", "id::text", "type"),
-        ("expect_column_values_to_not_be_null", "id::text", "required"),
-        ("expect_column_values_to_be_unique", "id", "unique"),
-        ("expect_column_values_to_be_between", "id", "range"),
-        ("expect_column_values_to_be_in_set", "code", "enum"),
-        ("expect_column_values_to_match_regex", "code", "pattern"),
-        ("expect_column_value_lengths_to_be_between", "code", "length"),
-        ("expect_column_values_to_match_strftime_format", "day::text", "type"),
-        ("expect_column_values_to_be_between", "day", "range"),
-        ("expect_column_values_to_be_in_set", "kind", "categories"),
-        ("expect_column_values_to_be_null", "type:tags", "type"),
-        ("expect_column_values_to_match_regex", "parent::text", "type"),
-        ("expect_compound_columns_to_be_unique", ("code", "day"), "unique-key"),
-        ("expect_column_values_to_be_null", "fk:parent->t(id)", "foreign-key"),
+    """On the typed table, GX's own expectations and SQL for the keys; on the cells, structure,
+    required and the types (the loader's parse rule). Real columns only."""
+    assert _kinds(table_expectations("t", SCHEMA)) == {
+        ("expect_column_values_to_be_unique", "id", "primary-key", None),   # the key's finding wins over unique
+        ("expect_column_values_to_be_between", "id", "constraint-error", "range"),
+        ("expect_column_values_to_be_in_set", "code", "constraint-error", "enum"),
+        ("expect_column_values_to_match_regex", "code", "constraint-error", "pattern"),
+        ("expect_column_value_lengths_to_be_between", "code", "constraint-error", "length"),
+        ("expect_column_values_to_be_between", "day", "constraint-error", "range"),
+        ("expect_column_values_to_be_in_set", "kind", "constraint-error", "categories"),
+        (URE, "code,day", "unique-error", None),
+        (URE, "parent", "foreign-key", None),
     }
-    day_range = next(e for e in resource_expectations("t", SCHEMA) if e["kwargs"].get("column") == "day"
-                     and e["type"].endswith("between"))
+    assert _kinds(cell_expectations("t", SCHEMA)) == {
+        (URE, None, "missing-cell", None), (URE, None, "blank-row", None), (URE, None, "extra-cell", None),
+        ("expect_column_values_to_not_be_in_set", "id", "constraint-error", "required"),
+        (URE, "id", "type-error", None), (URE, "day", "type-error", None), (URE, "tags", "type-error", None),
+        (URE, "parent", "type-error", None),
+    }
+    day_range = next(e for e in table_expectations("t", SCHEMA) if e["kwargs"].get("column") == "day")
     assert day_range["kwargs"]["strict_max"] is True
+    for exp in table_expectations("t", SCHEMA) + cell_expectations("t", SCHEMA):
+        assert "::" not in json.dumps(exp["kwargs"]) and "rule:" not in json.dumps(exp["kwargs"])  # no synthetic column
+        if exp["type"] == URE:
+            assert "{batch}" in exp["kwargs"]["unexpected_rows_query"]
 
 
 def test_generated_kinds_catch_broken_rows(tmp_path):
@@ -66,11 +72,11 @@ def test_generated_kinds_catch_broken_rows(tmp_path):
     descriptor = json.loads((tmp_path / "datapackage.json").read_text())
     found = sorted((f.check, f.row, f.field) for f in run_gx_checks(tmp_path, descriptor, curation=False))
     assert found == [
-        ("expect_column_values_to_be_between", 4, "day"),
-        ("expect_column_values_to_be_between", 5, "id"),
-        ("expect_compound_columns_to_be_unique", 5, "code,day"),
+        ("constraint-error", 4, "day"),
+        ("constraint-error", 5, "id"),
         ("foreign-key", 4, "parent"),
         ("type-error", 3, "tags"),
+        ("unique-error", 5, "code,day"),
     ]
 
 
@@ -88,11 +94,12 @@ def test_cli_generate_writes_gx_suites_that_gx_reads(tmp_path, repo_root):
     assert result.exit_code == 0, result.stderr
     descriptor = json.loads((pkg / "datapackage.json").read_text())
     files = sorted(p.name for p in (pkg / "validations").glob("*.json"))
-    assert files == sorted(f"{r['name']}.json" for r in descriptor["resources"] if "schema" in r)
+    assert files == sorted(f"{r['name']}{suffix}.json" for r in descriptor["resources"] if "schema" in r
+                           for suffix in ("", ".cells"))
     gx.get_context(mode="ephemeral")
     for path in (pkg / "validations").glob("*.json"):
         data = json.loads(path.read_text())
-        assert data["meta"]["resource"] == path.stem
+        assert data["meta"]["resource"] == path.stem.removesuffix(".cells")
         suite = gx.ExpectationSuite(**data)
         assert len(suite.expectations) == len(data["expectations"]) > 0
     # a hand-written suite is never overwritten
@@ -144,7 +151,7 @@ def test_cli_generate_zipped_package_needs_out(tmp_path):
     assert result.exit_code == 2 and "--out" in result.stderr
     result = CliRunner().invoke(app, ["expectations", "generate", str(archive), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.stderr
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["t_x.json"]  # a safe file name
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t_x.cells.json", "t_x.json"]  # safe file names
 
 
 def _edit_csv(path: Path, row: int, field: str, value: str) -> None:
@@ -168,7 +175,8 @@ def test_gx_asserts_the_same_curation_findings_as_the_curation_engine(tmp_path, 
     _edit_csv(pkg / "resources" / "citations.csv", 3, "quote", "Tidak ada di artikel mana pun, sungguh.")
     descriptor = json.loads((pkg / "datapackage.json").read_text())
     by_curation = {(f.check, f.file, f.row, f.field) for f in run_curation_checks(pkg, descriptor)}
-    gx_findings = run_gx_checks(pkg, descriptor, schema_resources=set())
+    gx_findings = run_gx_checks(pkg, descriptor)
     by_gx = {(f.check, f.file, f.row, f.field) for f in gx_findings}
     assert {"unknown-country-code", "invalid-edtf-date", "quote-not-found"} <= {c for c, *_ in by_curation}
-    assert by_gx == by_curation
+    assert by_curation <= by_gx  # run_curation_checks: the same expectations, the curation ones only
+    assert {k for k in by_gx if k[0] in {c for c, *_ in by_curation}} == by_curation

@@ -1,59 +1,30 @@
-"""Phases in processes of their own (datapkg.isolated): results and errors come back, GX finds the
-same as in-process, the caller never imports the heavy libraries, nothing is left behind."""
+"""Work in a process of its own (datapkg.isolated, used by the build): results and errors come back,
+blocked and lazy modules, and a small package validates in one process."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
 from datapkg import isolated
-from datapkg.checks import gx_checks
-from datapkg.checks.gx_checks import run_gx_checks, validate_with_gx
 from datapkg.errors import DataError
-from tests.test_gx_checks import CHILD_HEADER, _package, _rows
-
-KL = {"type": "expect_column_kl_divergence_to_be_less_than",  # needs scipy.stats, which the worker loads lazily
-      "kwargs": {"column": "amount", "partition_object": {"bins": [0, 50, 100], "weights": [0.9, 0.1]}, "threshold": 0.01},
-      "meta": {}}
+from tests.test_gx_checks import _package, _rows
 
 
-def _seeded(tmp_path):
-    rows = _rows(8)
-    for (row, column), value in {(3, "id"): "bad", (4, "day"): "2024-13-01", (5, "country"): "XX",
-                                 (6, "amount"): "1000", (7, "n"): "seven", (8, "parent_id"): "P404"}.items():
-        rows[row - 2][CHILD_HEADER.index(column)] = value
-    root, descriptor = _package(tmp_path, rows)
-    (root / "validations").mkdir()
-    (root / "validations" / "extra.json").write_text(json.dumps({"name": "extra", "meta": {"resource": "child"}, "expectations": [
-        KL, {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}, "meta": {}}]}))
-    return root, descriptor
+def test_a_small_package_validates_in_one_process(tmp_path, monkeypatch):
+    """No worker process: a curator can set a breakpoint anywhere in a validation."""
+    from datapkg.validate import validate_package
 
-
-def test_worker_finds_exactly_what_gx_finds_in_process(tmp_path, monkeypatch):
-    root, descriptor = _seeded(tmp_path)
-    in_worker = run_gx_checks(root, descriptor)
-    monkeypatch.setattr(gx_checks, "_validate", validate_with_gx)  # GX runs in this process
-    in_process = run_gx_checks(root, descriptor)
-    assert in_worker == in_process
-    checks = {f.check for f in in_worker}
-    assert {"expect_column_values_to_match_regex", "foreign-key", "expect_table_row_count_to_be_between",
-            "expect_column_kl_divergence_to_be_less_than"} <= checks
-    assert "gx-expectation-error" not in checks
-
-
-def test_the_calling_process_imports_none_of_the_heavy_libraries(tmp_path):
-    root, _ = _seeded(tmp_path)
-    code = ("import sys; from datapkg.validate import validate_package; "
-            f"report = validate_package({str(root)!r}, large_table_bytes=0); "
-            "print(len(report.findings), *(m in sys.modules for m in HEAVY))")
-    heavy = ("great_expectations", "pandas", "pyarrow", "scipy.stats", "frictionless", "duckdb")
-    out = subprocess.run([sys.executable, "-c", f"HEAVY = {heavy!r}; {code}"], capture_output=True, text=True, check=True)
-    count, *imported = out.stdout.split()
-    assert int(count) >= 8 and imported == ["False"] * len(heavy)
+    rows = _rows()
+    rows[0][3] = "US"
+    root, _ = _package(tmp_path, rows)
+    started: list[object] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a) or pytest.fail("a process was started"))
+    report = validate_package(root)
+    assert [(f.check, f.row, f.field) for f in report.errors] == [("constraint-error", 2, "country")]
+    assert started == []
 
 
 def test_a_result_comes_back_from_the_child():
@@ -63,7 +34,7 @@ def test_a_result_comes_back_from_the_child():
 
 def test_an_error_in_the_child_is_raised_in_the_caller():
     with pytest.raises(AttributeError):
-        isolated.call(validate_with_gx, [object()], None)
+        isolated.call(getattr, object(), "no_such_attribute")
     with pytest.raises(DataError) as raised:  # a dpkg error keeps its exit code
         isolated.call(_raise_data_error)
     assert str(raised.value) == "bad data" and raised.value.exit_code == 1
@@ -97,17 +68,6 @@ def test_a_child_that_dies_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")
     with pytest.raises(RuntimeError, match=r"^the worker process for divmod stopped unexpectedly: exit code 1$"):
         isolated.call(divmod, 1, 1)
-
-
-def test_gx_leaves_no_temporary_files(tmp_path, monkeypatch):
-    root, descriptor = _seeded(tmp_path / "pkg")
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    assert run_gx_checks(root, descriptor)
-    plain_root, plain = _package(tmp_path / "plain", _rows())
-    assert run_gx_checks(plain_root, plain, curation=False, schema_resources=set()) == []  # nothing to check
-    assert list(scratch.iterdir()) == []
 
 
 def _count_with_steps(n: int, step) -> int:

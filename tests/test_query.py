@@ -65,7 +65,7 @@ def test_cache_built_reused_and_rebuilt_on_content_change(package: Path, cache: 
 
 
 def test_uses_built_database_only_when_up_to_date(package: Path, cache: Path) -> None:
-    build(package, package / "dist", gx=False)
+    build(package, package / "dist")
     con, db, kind = open_database(package)
     con.close()
     assert (kind, db) == ("build", (package / "dist" / "test-package.duckdb").resolve())
@@ -76,7 +76,7 @@ def test_uses_built_database_only_when_up_to_date(package: Path, cache: Path) ->
     assert con.execute("SELECT name FROM people WHERE person_id = 'p1'").fetchone() == ("Kim Jong Un",)
     con.close()
     other = package.parent / "elsewhere"
-    build(package, other, gx=False)
+    build(package, other)
     con, db, kind = open_database(package, dist=[other])
     con.close()
     assert kind == "build" and db == (other / "test-package.duckdb").resolve()
@@ -190,7 +190,7 @@ def test_tables_and_schema(package: Path) -> None:
 
 def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
     out = tmp_path / "rel"
-    build(package, out, gx=False)
+    build(package, out)
     result = run("query", "-p", str(out / "test-package-1.2.0.zip"), "SELECT count(*) FROM cites", "-F", "csv")
     assert result.exit_code == 0 and result.stdout.splitlines()[1] == "5"
 
@@ -267,7 +267,7 @@ def test_table_fits_the_terminal_folds_long_text_and_shows_null(package: Path, m
 
 
 def test_readme_file_read_is_refused_in_dpkg_query_as_the_readme_says(package: Path) -> None:
-    build(package, package / "dist", gx=False)
+    build(package, package / "dist")
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert "That file read works in your own DuckDB, not\nthrough `dpkg query`" in readme
     result = run("query", "-p", str(package), f"SELECT * FROM '{package}/dist/parquet/people.parquet'")

@@ -46,7 +46,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A built release folder (dpkg build's output) of the small cited package."""
     base = tmp_path_factory.mktemp("release")
-    build(cited_package(base / "pkg"), base / "dist", gx=False)
+    build(cited_package(base / "pkg"), base / "dist")
     return base / "dist"
 
 

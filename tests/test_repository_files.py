@@ -65,16 +65,16 @@ def test_build_refuses_a_version_without_changelog_entry(tmp_path: Path) -> None
     descriptor = json.loads((package / "datapackage.json").read_text())
     (package / "datapackage.json").write_text(json.dumps(descriptor | {"version": "2.0.0"}))
     (package / "CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-01-01\n")
-    result = CliRunner().invoke(app, ["build", str(package), "--out", str(tmp_path / "dist"), "--no-gx"])
+    result = CliRunner().invoke(app, ["build", str(package), "--out", str(tmp_path / "dist")])
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.strip() == ("dpkg: error: CHANGELOG.md has no entry for version 2.0.0 (its releases: 1.0.0); "
                                      "add '## [2.0.0] - YYYY-MM-DD' or fix the descriptor's version")
     assert not (tmp_path / "dist").exists()
     (package / "CHANGELOG.md").write_text("# Changelog\n\n## [2.0.0] - 2026-02-01\n\n## [1.0.0] - 2026-01-01\n")
-    assert build(package, tmp_path / "dist", gx=False).out == tmp_path / "dist"
+    assert build(package, tmp_path / "dist").out == tmp_path / "dist"
 
 
 def test_build_without_changelog_is_not_checked(tmp_path: Path) -> None:
     package = plain_package(tmp_path / "plain")
     assert not (package / "CHANGELOG.md").exists()
-    assert (build(package, tmp_path / "dist", gx=False).out / "SHA256SUMS").is_file()
+    assert (build(package, tmp_path / "dist").out / "SHA256SUMS").is_file()

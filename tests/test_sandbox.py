@@ -46,9 +46,10 @@ def outside(tmp_path: Path) -> Path:
 
 def _hostile_package(root: Path, sql: str) -> tuple[Path, dict]:
     write_package(root, [table("t", "t.csv", FIELDS)], {"t.csv": "id,n\na,1\nb,2\n"})
+    query = f"SELECT __row AS _row, {sql} AS value FROM {{batch}}"
     suite = {"name": "evil", "meta": {"resource": "t"}, "expectations": [
-        {"type": "expect_column_values_to_be_null", "kwargs": {"column": "leak"},
-         "meta": {"dpkg": {"derived": {"sql": sql}}}}]}
+        {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
+         "meta": {"dpkg": {"field": "leak"}}}]}
     (root / "validations").mkdir()
     (root / "validations" / "evil.json").write_text(json.dumps(suite))
     return root, json.loads((root / "datapackage.json").read_text())
@@ -59,7 +60,7 @@ def test_hostile_suite_sql_is_refused_with_a_finding(tmp_path, outside, way):
     sql = _escapes(outside)[way]
     root, descriptor = _hostile_package(tmp_path / "pkg", sql)
     findings = run_gx_checks(root, descriptor, curation=False)
-    assert [(f.check, f.file) for f in findings] == [("gx-suite-error", "t.csv")], findings
+    assert [(f.check, f.file) for f in findings] == [("gx-suite-error", "validations/evil.json")], findings
     text = " ".join(f"{f.message} {f.value}" for f in findings)
     assert SECRET not in text and "root:x:0:0" not in text
     assert sorted(p.name for p in outside.parent.iterdir()) == ["secret.txt"]  # nothing written

@@ -52,17 +52,17 @@ def invalid(tmp_path: Path) -> Path:
 
 
 def test_colour_on_a_terminal_unless_no_color_or_dumb(invalid: Path) -> None:
-    code, out = run_in_terminal(["validate", str(invalid), "--no-gx"])
+    code, out = run_in_terminal(["validate", str(invalid)])
     assert code == 1 and f"{RED}type-error" in out and COLOUR.search(out)
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}, {"NO_COLOR": "1", "FORCE_COLOR": "1"}):
-        code, out = run_in_terminal(["validate", str(invalid), "--no-gx"], **env)
+        code, out = run_in_terminal(["validate", str(invalid)], **env)
         assert code == 1 and "type-error" in out and not COLOUR.search(out), (env, out)
 
 
 def test_force_color_colours_a_pipe(invalid: Path) -> None:
-    plain = runner.invoke(app, ["validate", str(invalid), "--no-gx"])
+    plain = runner.invoke(app, ["validate", str(invalid)])
     assert plain.exit_code == 1 and "\x1b[" not in plain.stdout
-    forced = runner.invoke(app, ["validate", str(invalid), "--no-gx"], env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    forced = runner.invoke(app, ["validate", str(invalid)], env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert forced.exit_code == 1 and f"{RED}type-error" in forced.stdout
     verify = runner.invoke(app, ["verify", str(invalid)], env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
     assert "\x1b[" not in verify.output

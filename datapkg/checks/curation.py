@@ -3,9 +3,9 @@
 The rules are SQL queries over DuckDB: each resource is loaded by THE loader
 (:mod:`datapkg.loader`, typed from its Table Schema, plus ``__row``: the frictionless row
 number, header = 1). :func:`plan_curation_queries` loads what the rules
-need and returns the queries; :func:`run_curation_checks` runs them and turns every result row
-into a :class:`~datapkg.report.Finding`. Another engine (GX) can run the same queries: each
-returns the columns ``_row``, ``value`` and ``message``.
+need and returns the queries; each returns the columns ``_row``, ``value`` and ``message``.
+:mod:`datapkg.expectations` turns every query into a GX ``unexpected_rows_expectation`` on its
+table, generically (a new rule needs nothing more), and GX runs them (:func:`run_curation_checks`).
 
 What a rule looks at is declared in the Table Schemas, so the rules run on any package that uses
 the same declarations and stay silent on packages that do not:
@@ -29,7 +29,7 @@ VT, FF, U+00A0 no-break space) counts as a single space, and the quote is trimme
 case, punctuation, quotation marks and dashes must match as printed.
 
 Types, required, unique, enum, pattern (e.g. QIDs ``^Q[1-9][0-9]*$``), primary and foreign keys
-inside the package are declared in the Table Schemas and checked by frictionless, not here.
+inside the package are declared in the Table Schemas and checked by the suites derived from them.
 """
 
 from __future__ import annotations
@@ -342,8 +342,12 @@ def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[
     return rules
 
 
-def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, Any]) -> list[RuleQuery]:
-    """Load into ``con`` what the rules need and return the rule queries (empty when none apply)."""
+def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, Any],
+                          preloaded: set[str] | None = None) -> list[RuleQuery]:
+    """Load into ``con`` what the rules need and return the rule queries (empty when none apply).
+
+    ``preloaded``: the resources already loaded into ``con`` by the loader (nothing more is loaded).
+    """
     tables = discover_tables(package_root, descriptor)
     per_table: dict[str, list[RuleQuery]] = {}
     for table in tables.values():
@@ -355,7 +359,7 @@ def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, An
         needed |= {model.citations.name} | {n for n in model.curated if n in tables}
         if model.articles is not None:
             needed.add(model.articles.name)
-    loaded = _load(con, package_root, descriptor, needed)
+    loaded = needed & preloaded if preloaded is not None else _load(con, package_root, descriptor, needed)
     queries = [q for name, rules in per_table.items() if name in loaded for q in rules]
     queries += [q for q, uses in claims if uses <= loaded]
     if any(q.check.startswith("unknown-") and q.check.endswith("-code") for q in queries):
@@ -368,20 +372,8 @@ def plan_curation_queries(con: Any, package_root: Path, descriptor: dict[str, An
 
 
 def run_curation_checks(package_root: Path, descriptor: dict[str, Any]) -> list[Finding]:
-    """Run every curation rule that applies to the package; one Finding per offending cell."""
-    import duckdb
+    """Run every curation rule that applies to the package (as GX expectations, like ``dpkg validate``);
+    one Finding per offending cell."""
+    from datapkg.checks.gx_checks import run_gx_checks
 
-    from datapkg.sandbox import lock_down
-
-    findings: list[Finding] = []
-    con = duckdb.connect()
-    try:
-        queries = plan_curation_queries(con, Path(package_root), descriptor)
-        lock_down(con)  # the rules quote package strings; run them sandboxed all the same
-        for query in queries:
-            for row, value, message in con.execute(f"SELECT _row, value, message FROM ({query.sql}) ORDER BY _row").fetchall():
-                findings.append(Finding(check=query.check, message=message, resource=query.table.name,
-                                        file=query.table.file, row=row, field=query.field, value=value))
-    finally:
-        con.close()
-    return findings
+    return run_gx_checks(Path(package_root), descriptor, schema=False)

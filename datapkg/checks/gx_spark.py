@@ -116,25 +116,27 @@ def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allo
     """The package's GX suites (generated, curation rules, hand-written: the DuckDB engine's set)
     on GX's Spark engine; findings in the report model, plus a warning per expectation Spark cannot run."""
     from pathlib import Path
-    from types import SimpleNamespace
 
     import duckdb
 
     from datapkg.checks.curation import plan_curation_queries
-    from datapkg.checks.gx_checks import _suites, findings_from_result
+    from datapkg.checks.gx_findings import findings_from_result
+    from datapkg.expectations import plain_suites, read_suite_files
     from datapkg.spark_frames import read_package, spark_session
 
     con = duckdb.connect()  # only to plan the curation rules, as the DuckDB engine does
     try:
-        suites = _suites(Path(root), descriptor, plan_curation_queries(con, Path(root), descriptor), schema_resources)
+        suites = plain_suites(Path(root), descriptor, plan_curation_queries(con, Path(root), descriptor))
     finally:
         con.close()
+    suites += read_suite_files(Path(root))
+    if schema_resources is not None:
+        suites = [s for s in suites if s["meta"]["resource"] in schema_resources]
     spark = spark_session(master)
     tables = read_package(spark, Path(root), descriptor, allow_remote=allow_remote)
     run = run_suites(spark, tables, suites)
     findings = not_on_spark_findings(run)
     for suite, exp, result in run.results:
         table = tables[suite["meta"]["resource"]]
-        prepared = SimpleNamespace(table=SimpleNamespace(name=table.name, file=table.location), messages={})
-        findings += findings_from_result(prepared, exp, result)
+        findings += findings_from_result(suite, exp, result, table.location)
     return findings

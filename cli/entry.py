@@ -91,8 +91,12 @@ def error_line(message: str) -> str:
 def run() -> None:
     """Console-script entry point."""
     call = parse_query(sys.argv[1:])
-    if call is not None and fast_query(call):
-        sys.exit(0)
+    try:
+        if call is not None and fast_query(call):
+            sys.exit(0)
+    except KeyboardInterrupt:  # Ctrl-C: the query was interrupted at once (datapkg.query.interruptible)
+        sys.stderr.write(error_line("interrupted") + "\n")
+        sys.exit(130)
     from datapkg.cli.main import run as full_run
 
     full_run()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.errors import UsageError
+from datapkg.limits import MAX_NAMED_FILE, regular_file
 from datapkg.db_inputs import META_SCHEMA, content_key, descriptor_digest, input_files, manifest
 from datapkg.package_source import check_relative_path, is_local, resource_paths
 from datapkg.sandbox import lock_down
@@ -363,18 +364,20 @@ def _load_texts(con: Any, root: Path, schemas: dict[str, dict[str, Any]], name: 
         for (rel,) in con.execute(f"SELECT DISTINCT path FROM out.main.{q(resource)} WHERE path IS NOT NULL").fetchall():
             paths.add(str(rel))
     rows = []
-    base = root.resolve()
     for rel in sorted(paths):
         try:
             check_relative_path(rel, "path")
         except UsageError as exc:
             info.warnings.append(f"text not loaded: {exc}")
             continue
-        file = root / rel
-        if not file.is_file() or not file.resolve().is_relative_to(base):
+        try:
+            data = regular_file(root, rel, "path", MAX_NAMED_FILE).read_bytes()
+        except UsageError as exc:
+            info.warnings.append(f"text not loaded: {exc}")
+            continue
+        except OSError:
             info.warnings.append(f"text not loaded: {rel} does not exist inside the package")
             continue
-        data = file.read_bytes()
         text = data.decode("utf-8", errors="replace")
         if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
             info.warnings.append(f"{rel} is not valid UTF-8; undecodable bytes became U+FFFD")

@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from datapkg import strict_json
 from datapkg.errors import DpkgError, UsageError
 from datapkg.loader import (ROW, blank_lines_table, extra_cells_table, failure_condition, is_tabular, missing_values,
                             package_resources, quote_ident, quote_literal, raw_table, resource_schema)
@@ -289,7 +290,7 @@ def read_suite_files(root: Path) -> list[dict[str, Any]]:
     suites = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = strict_json.loads(path.read_text(encoding="utf-8"), f"{VALIDATIONS}/{path.name}")
         except (OSError, ValueError) as exc:
             raise UsageError(f"{VALIDATIONS}/{path.name} is not a readable JSON suite: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datapkg import strict_json
 from datapkg.errors import DataError, UsageError
 from datapkg.package_source import check_relative_path, resource_paths
 
@@ -130,7 +131,7 @@ def _read_json_ref(root: Path, value: Any, what: str) -> dict[str, Any]:
     if isinstance(value, str):
         check_relative_path(value, what)
         try:
-            data = json.loads((root / value).read_text(encoding="utf-8"))
+            data = strict_json.loads((root / value).read_text(encoding="utf-8"), value)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read {what} {value!r}: {exc}") from None
         if isinstance(data, dict):

@@ -8,7 +8,7 @@ or a remote resource when remote access was not allowed.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import shutil
 import tempfile
@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
+from datapkg import strict_json
 from datapkg.errors import UsageError
 
 DESCRIPTOR_NAMES = ("datapackage.json", "datapackage.yaml", "datapackage.yml")
@@ -111,19 +112,9 @@ def read_descriptor(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path.name} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise UsageError(f"{path.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        data = strict_json.load_yaml(text, path.name)
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path.name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = strict_json.loads(text, path.name)
     if not isinstance(data, dict):
         raise UsageError(f"{path.name} must hold a JSON object (a data package descriptor), not {type(data).__name__}")
     return data
@@ -161,15 +152,37 @@ def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> No
 
 
 def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
-    """Refuse local resource paths that resolve outside ``root`` (through a symbolic link)."""
+    """Refuse local resource, schema and dialect paths that resolve outside ``root`` (through a
+    symbolic link) or that are not regular files (a FIFO would hang the run, a device never end)."""
+    from datapkg.limits import regular_file
+
     base = root.resolve()
     resources = descriptor.get("resources")
     for resource in resources if isinstance(resources, list) else []:
         if not isinstance(resource, dict):
             continue
+        name = resource.get("name")
         for path in resource_paths(resource):
             if not is_remote(path) and not (root / path).resolve().is_relative_to(base):
-                raise UsageError(f"resource '{resource.get('name')}' path {path!r} resolves outside the package (symbolic link)")
+                raise UsageError(f"resource '{name}' path {path!r} resolves outside the package (symbolic link)")
+        named = [(p, f"resource '{name}' path") for p in resource_paths(resource)]
+        named += [(resource[k], f"resource '{name}' {k}") for k in ("schema", "dialect") if isinstance(resource.get(k), str)]
+        for index, (path, what) in enumerate(named):
+            if not is_remote(path) and os.path.lexists(root / path):
+                try:
+                    regular_file(root, path, what)
+                except FileNotFoundError:
+                    continue  # a dangling link: frictionless reports the missing file
+                if index < len(resource_paths(resource)) and _tabular_file(resource, path):
+                    from datapkg.bounds import check_resource
+
+                    check_resource(root, resource, path, resource.get("schema"))
+
+
+def _tabular_file(resource: dict[str, Any], path: str) -> bool:
+    """True for a CSV/TSV file (compressed or not), by format or name."""
+    name = path.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
+    return str(resource.get("format") or "").lower() in ("csv", "tsv") or name.endswith((".csv", ".tsv"))
 
 
 def _find_descriptor(folder: Path) -> Path:
@@ -223,6 +236,8 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
     target = Path(text)
     if not target.exists():
         raise UsageError(f"{text}: no such file or folder")
+    if not target.is_dir() and not target.is_file():  # opening a FIFO would wait for ever
+        raise UsageError(f"{text} is not a regular file or a folder (a FIFO or a device?); refused")
     tmpdir = None
     if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES):
         target = release_folder_zip(target) or target  # a release folder (dpkg build's output): its zip

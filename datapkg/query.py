@@ -223,15 +223,15 @@ def run_sql(con: Any, sql: str) -> Result:
     cursor = None
     try:
         for statement in statements:
-            cursor = con.execute(statement)  # the parsed statement: no second parse
+            cursor = interruptible(con, con.execute, statement)  # the parsed statement: no second parse
         description = cursor.description or []
     except duckdb.CatalogException as exc:
         message = one_line(exc)
         if "does not exist" in message and ("Table with name" in message or "View with name" in message):
             message += f" (the database has: {', '.join(table_names(con))})"
         raise UsageError(message) from None
-    except duckdb.Error as exc:
-        raise UsageError(one_line(exc)) from None
+    except (duckdb.Error, RuntimeError) as exc:
+        raise _stopped(exc) from None
     return Result([d[0] for d in description], [str(d[1]) for d in description], cursor if description else None)
 
 
@@ -315,9 +315,65 @@ def write(result: Result, fmt: str, out: TextIO, *, terminal: bool = False) -> N
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
-        _write(result, fmt, out, terminal)
-    except duckdb.Error as exc:  # an error that shows only while rows are fetched
-        raise UsageError(one_line(exc)) from None
+        interruptible(result.cursor, _write, result, fmt, out, terminal)
+    except (duckdb.Error, RuntimeError) as exc:  # an error that shows only while rows are fetched
+        raise _stopped(exc) from None
+
+
+def interruptible(con: Any, work: Callable[..., Any], *args: Any) -> Any:
+    """``work(*args)`` with Ctrl-C interrupting ``con``'s query at once (``connection.interrupt()``).
+
+    DuckDB holds the main thread while it runs, so Python's own handler would wait for the query to
+    end: the signal's wake-up byte (``signal.set_wakeup_fd``) reaches a watcher thread instead, which
+    interrupts the query; the KeyboardInterrupt follows as usual (exit 130).
+    """
+    import signal
+    import threading
+
+    if con is None or threading.current_thread() is not threading.main_thread():
+        return work(*args)
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    done = threading.Event()
+
+    def watch() -> None:
+        while (data := os.read(read_end, 64)) and not done.is_set():
+            if signal.SIGINT in data:
+                con.interrupt()
+
+    watcher = threading.Thread(target=watch, name="dpkg-interrupt", daemon=True)
+    watcher.start()
+    try:
+        return work(*args)
+    finally:
+        pending: list[KeyboardInterrupt] = []
+        while True:  # the KeyboardInterrupt may land in here: finish the clean-up, then raise it
+            try:
+                if not done.is_set():
+                    done.set()
+                    signal.set_wakeup_fd(previous)
+                    os.write(write_end, b"\0")
+                watcher.join(1)
+                break
+            except KeyboardInterrupt as exc:
+                pending.append(exc)
+        os.close(read_end)
+        os.close(write_end)
+        if pending:
+            raise pending[0]
+
+
+def _stopped(exc: BaseException) -> BaseException:
+    """What a DuckDB error becomes: Ctrl-C during a query (DuckDB interrupts it itself) is a
+    KeyboardInterrupt (exit 130); anything else a one-line UsageError (exit 2)."""
+    import duckdb
+
+    if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+        return KeyboardInterrupt()
+    if isinstance(exc, duckdb.Error):
+        return UsageError(one_line(exc))
+    return exc
 
 
 def _write(result: Result, fmt: str, out: TextIO, terminal: bool = False) -> None:

@@ -13,14 +13,13 @@ that opens a zip honours (:func:`default_limits`).
 
 from __future__ import annotations
 
-import os
-import re
 import stat
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from datapkg.errors import UsageError
+from datapkg.limits import MAX_RATIO, MAX_UNZIPPED
 from datapkg.package_source import path_escape
 
 CHUNK = 1 << 20
@@ -30,27 +29,21 @@ CHUNK = 1 << 20
 class Limits:
     """Caps applied to an archive before and during extraction."""
 
-    max_total: int = 2 << 30          #: total uncompressed bytes (2 GiB)
-    max_ratio: float = 100.0          #: uncompressed / compressed, per member ...
+    max_total: int = MAX_UNZIPPED.default  #: total uncompressed bytes (2 GiB)
+    max_ratio: float = float(MAX_RATIO.default)  #: uncompressed / compressed, per member ...
     ratio_floor: int = 1 << 20        #: ... checked for members larger than this (1 MiB)
     max_members: int = 10_000         #: number of entries
 
 
 DEFAULT_LIMITS = Limits()
-#: The environment variable that sets :attr:`Limits.max_total`.
-MAX_UNZIPPED_VAR = "DPKG_MAX_UNZIPPED"
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+#: The environment variable that sets :attr:`Limits.max_total` (:data:`datapkg.limits.MAX_UNZIPPED`).
+MAX_UNZIPPED_VAR = MAX_UNZIPPED.var
 
 
 def default_limits() -> Limits:
-    """:data:`DEFAULT_LIMITS`, with ``max_total`` from ``$DPKG_MAX_UNZIPPED`` when it is set."""
-    text = os.environ.get(MAX_UNZIPPED_VAR, "").strip()
-    if not text:
-        return DEFAULT_LIMITS
-    match = re.fullmatch(r"([0-9]+)\s*([KMGT]?)(?:I?B)?", text.upper())
-    if not match or int(match[1]) == 0:
-        raise UsageError(f"{MAX_UNZIPPED_VAR}={text!r} is not a size; give bytes or e.g. 500M, 8G")
-    return replace(DEFAULT_LIMITS, max_total=int(match[1]) * _UNITS[match[2]])
+    """:data:`DEFAULT_LIMITS`, with ``max_total`` and ``max_ratio`` from the environment when set
+    (:data:`datapkg.limits.MAX_UNZIPPED`, :data:`datapkg.limits.MAX_RATIO`)."""
+    return replace(DEFAULT_LIMITS, max_total=MAX_UNZIPPED.value(), max_ratio=float(MAX_RATIO.value()))
 
 
 def relative_path(name: str, what: str) -> PurePosixPath:

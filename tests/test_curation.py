@@ -360,3 +360,21 @@ def test_citation_of_a_table_the_package_lacks(pkg: Path) -> None:
                                                        {"name": "c", "path": "c.csv", "schema": {"fields": [{"name": "x", "codeList": "ISO 4217"}]}}]}])
 def test_malformed_descriptors_are_left_to_frictionless(tmp_path: Path, descriptor: dict) -> None:
     assert run_curation_checks(tmp_path, descriptor) == []
+
+
+@pytest.mark.parametrize("quote", ["   ", " \t\n ", "\u00a0\u200b", "...", "\u00ad"])
+def test_a_quote_without_text_is_reported(pkg: Path, quote: str) -> None:
+    """Issue 16: a quote of only whitespace (or punctuation, or invisible characters) trims to
+    nothing, and the empty string is in every article: it must not pass the verbatim check."""
+    row = edit(pkg, "citations", "citation_id", read(pkg, "citations")[0]["citation_id"], quote=quote)
+    found = findings(pkg)
+    assert ("quote-without-text", "resources/citations.csv", row, "quote") in found
+    if not quote.strip():  # trimmed to nothing: found "in" the article, the bug this rule closes
+        assert not [f for f in found if f[0] == "quote-not-found"]
+
+
+def test_a_quote_without_text_is_reported_by_validate(pkg: Path) -> None:
+    row = edit(pkg, "citations", "citation_id", read(pkg, "citations")[0]["citation_id"], quote="   ")
+    report = validate_package(pkg)
+    assert ("quote-without-text", "resources/citations.csv", row, "quote") in {
+        (f.check, f.file, f.row, f.field) for f in report.errors}

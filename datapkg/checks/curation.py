@@ -43,6 +43,7 @@ from datapkg.checks.claims import claim_rules
 from datapkg.checks.edtf_dates import edtf_rules
 from datapkg.checks.quote_anchors import anchor_rules
 from datapkg.errors import DpkgError, UsageError
+from datapkg.limits import MAX_NAMED_FILE, regular_file
 from datapkg.loader import ROW, is_tabular, load_resource, quote_ident, quote_literal, resource_schema
 from datapkg.package_source import check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
@@ -288,7 +289,7 @@ def _article_texts(con: Any, root: Path, articles: Table) -> None:
     for article_key, rel in rows:
         try:
             check_relative_path(rel, "path")
-            raw = (root / rel).read_text(encoding="utf-8")
+            raw = regular_file(root, rel, "path", MAX_NAMED_FILE).read_text(encoding="utf-8")
         except (UsageError, OSError, UnicodeDecodeError):
             continue  # the file checks report a missing or unsafe file
         texts.append((article_key, normalise_whitespace(raw.removeprefix("\ufeff")), raw))
@@ -299,7 +300,10 @@ def _article_texts(con: Any, root: Path, articles: Table) -> None:
 
 def _citation_rules(model: CitationModel, tables: dict[str, Table], loaded: set[str]) -> list[RuleQuery]:
     cit = model.citations
-    rules = []
+    rules = [RuleQuery("quote-without-text", cit, "quote", (  # '' is in every article: a quote needs real characters
+        f"SELECT t.{ROW} AS _row, t.quote AS value, 'the quote has no letter or digit (only whitespace, punctuation or "
+        "invisible characters), so it proves nothing; copy the passage of the article that supports the row' AS message "
+        + _where(cit, "t.quote IS NOT NULL AND NOT regexp_matches(t.quote, '[\\p{L}\\p{N}]')")))]
     if model.articles is not None and model.articles.name in loaded:
         quote = sql_normalise("t.quote")
         rules.append(RuleQuery("quote-not-found", cit, "quote", (

@@ -15,6 +15,7 @@ from typing import Any
 
 from datapkg.errors import UsageError
 from datapkg.file_hash import digest_of, sha256_of  # noqa: F401 - imported from here by other modules
+from datapkg.limits import regular_file
 from datapkg.package_source import PackageSource, check_relative_path, is_remote, resource_paths
 from datapkg.report import Finding
 
@@ -71,8 +72,12 @@ def check_named_files(source: PackageSource) -> tuple[list[Finding], set[str]]:
                 findings.append(Finding(check="unsafe-path", field="path", value=rel, message=str(exc), **where))
                 continue
             named.add(Path(rel).as_posix())
-            target = source.root / rel
-            if not target.is_file():
+            try:
+                target = regular_file(source.root, rel, "path")
+            except UsageError as exc:  # a FIFO, a device, a link leaving the package
+                findings.append(Finding(check="unsafe-path", field="path", value=rel, message=str(exc), **where))
+                continue
+            except OSError:
                 findings.append(Finding(check="file-missing", field="path", value=rel, **where,
                                         message=f"the file {rel} named in this row does not exist in the package"))
                 continue

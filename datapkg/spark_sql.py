@@ -20,10 +20,22 @@ class NotOnSpark(ValueError):
     """The SQL uses something Spark SQL has no counterpart for; the message names it."""
 
 
+def view_name(schema: str, name: str) -> str:
+    """The Spark temp view of DuckDB table ``schema.name`` (Spark's temp views have no schema):
+    ``name`` itself in ``main``, ``<schema>__<name>`` elsewhere (``raw."people"`` -> ``raw__people``)."""
+    return name if schema in ("", "main") else f"{schema}__{name}"
+
+
 def _rewrite(node: Any) -> Any:
-    """DuckDB-only functions sqlglot leaves as they are, in Spark's terms."""
+    """DuckDB-only functions sqlglot leaves as they are, in Spark's terms; tables outside ``main``
+    under their :func:`view_name`."""
     from sqlglot import exp
 
+    if isinstance(node, exp.Table) and node.db and not node.catalog:
+        renamed = exp.Table(this=exp.to_identifier(view_name(node.db, node.name), quoted=True))
+        if node.args.get("alias"):
+            renamed.set("alias", node.args["alias"])
+        return renamed
     if isinstance(node, exp.RegexpFullMatch):  # Java's regex matches anywhere: anchor it
         pattern = node.expression
         if isinstance(pattern, exp.Literal) and pattern.is_string:

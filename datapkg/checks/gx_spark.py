@@ -21,6 +21,11 @@ from datapkg.report import Finding
 from datapkg.spark_frames import ROW, SparkTable
 
 BATCH = "{batch}"
+CELLS = "cells"  # meta.batch of a suite on the text cells (datapkg.expectations.CELLS)
+#: Checks (``meta.dpkg.check``) Spark cannot make, and why.
+NOT_ON_SPARK = {"missing-cell": "Spark's CSV reader reads an empty cell and a cell missing from a short row alike",
+                "blank-row": "Spark's CSV reader skips blank lines (a file with any is refused)",
+                "extra-cell": "Spark's CSV reader drops the cells beyond the header without a word"}
 BATCH_STANDIN = "__dpkg_batch__"
 
 
@@ -55,14 +60,16 @@ def query_tables(sql: str) -> list[str]:
     return [t.name for t in tree.find_all(exp.Table) if t.name not in ctes and t.name != BATCH_STANDIN]
 
 
-def _expectation(gx: Any, exp: dict[str, Any], table: SparkTable, known: set[str]) -> Any:
+def _expectation(gx: Any, exp: dict[str, Any], columns: list[str], known: set[str]) -> Any:
     """The GX expectation object for ``exp`` on Spark; ValueError (with the reason) when it cannot run there."""
     from datapkg.spark_sql import NotOnSpark
 
     kwargs = dict(exp.get("kwargs") or {})
-    missing = [c for c in _columns(kwargs) if c not in table.frame.columns]
+    if ((exp.get("meta") or {}).get("dpkg") or {}).get("check") in NOT_ON_SPARK:
+        raise ValueError(NOT_ON_SPARK[exp["meta"]["dpkg"]["check"]])
+    missing = [c for c in _columns(kwargs) if c not in columns]
     if missing:
-        raise ValueError(f"column {', '.join(missing)} is not a column of {table.name} on Spark")
+        raise ValueError(f"column {', '.join(missing)} is not a column of the batch on Spark")
     if exp.get("type") == "unexpected_rows_expectation":
         try:
             kwargs["unexpected_rows_query"] = spark_query(kwargs["unexpected_rows_query"])
@@ -75,11 +82,17 @@ def _expectation(gx: Any, exp: dict[str, Any], table: SparkTable, known: set[str
     return cls(**kwargs, meta=exp.get("meta"))
 
 
-def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str, Any]]) -> SparkRun:
-    """Evaluate every expectation of ``suites`` with GX's Spark engine on ``tables``."""
+def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str, Any]],
+               views: set[str] | None = None) -> SparkRun:
+    """Evaluate every expectation of ``suites`` with GX's Spark engine on ``tables`` (a suite with
+    ``meta.batch == "cells"`` on the text cells); ``views``: the tables Spark SQL may read
+    (default: the resources and their cells)."""
+    if views is None:
+        views = {n for t in tables.values() for n in (t.name, f"raw__{t.name}")}
     import great_expectations as gx
 
     run = SparkRun()
+    known = set(views)
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_spark("dpkg")
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW],
@@ -92,11 +105,17 @@ def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str,
             run.not_on_spark += [(name, e.get("type", "?"), f"resource {resource!r} is not read into Spark")
                                  for e in suite.get("expectations") or []]
             continue
+        cells = (suite.get("meta") or {}).get("batch") == CELLS
+        frame = table.cells if cells else table.frame
+        if frame is None:
+            run.not_on_spark += [(name, e.get("type", "?"), f"{resource} has no text cells on Spark (a Parquet file)")
+                                 for e in suite.get("expectations") or []]
+            continue
         asset = source.add_dataframe_asset(f"{resource}-{len(run.results)}-{len(run.not_on_spark)}")
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": table.frame})
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
         for exp in suite.get("expectations") or []:
             try:
-                expectation = _expectation(gx, exp, table, set(tables))
+                expectation = _expectation(gx, exp, frame.columns, known)
             except (ValueError, TypeError, KeyError) as exc:
                 run.not_on_spark.append((name, exp.get("type", "?"), str(exc)))
                 continue
@@ -111,10 +130,11 @@ def not_on_spark_findings(run: SparkRun) -> list[Finding]:
             for suite, kind, reason in run.not_on_spark]
 
 
-def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allow_remote: bool = False,
-                     schema_resources: set[str] | None = None) -> list[Finding]:
-    """The package's GX suites (generated, curation rules, hand-written: the DuckDB engine's set)
-    on GX's Spark engine; findings in the report model, plus a warning per expectation Spark cannot run."""
+def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allow_remote: bool = False) -> list[Finding]:
+    """The package's GX suites (the DuckDB engine's: derived from the Table Schemas, with the
+    curation rules, plus ``validations/``) on GX's Spark engine; findings in the report model, and a
+    warning per expectation Spark cannot run. The curation rules' helper tables (code lists, article
+    texts) are made by DuckDB as for the DuckDB engine and handed to Spark as DataFrames."""
     from pathlib import Path
 
     import duckdb
@@ -124,19 +144,29 @@ def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allo
     from datapkg.expectations import plain_suites, read_suite_files
     from datapkg.spark_frames import read_package, spark_session
 
-    con = duckdb.connect()  # only to plan the curation rules, as the DuckDB engine does
+    root = Path(root)
+    spark = spark_session(master)
+    tables = read_package(spark, root, descriptor, allow_remote=allow_remote)
+    con = duckdb.connect()  # the curation rules are planned as the DuckDB engine plans them
     try:
-        suites = plain_suites(Path(root), descriptor, plan_curation_queries(con, Path(root), descriptor))
+        rules = plan_curation_queries(con, root, descriptor)
+        helpers = _hand_over(con, spark, set(tables))
     finally:
         con.close()
-    suites += read_suite_files(Path(root))
-    if schema_resources is not None:
-        suites = [s for s in suites if s["meta"]["resource"] in schema_resources]
-    spark = spark_session(master)
-    tables = read_package(spark, Path(root), descriptor, allow_remote=allow_remote)
-    run = run_suites(spark, tables, suites)
+    suites = plain_suites(root, descriptor, rules) + read_suite_files(root)
+    run = run_suites(spark, tables, suites, {n for t in tables.values() for n in (t.name, f"raw__{t.name}")} | helpers)
     findings = not_on_spark_findings(run)
     for suite, exp, result in run.results:
-        table = tables[suite["meta"]["resource"]]
-        findings += findings_from_result(suite, exp, result, table.location)
+        findings += findings_from_result(suite, exp, result, tables[suite["meta"]["resource"]].file)
     return findings
+
+
+def _hand_over(con: Any, spark: Any, resources: set[str]) -> set[str]:
+    """The helper tables the curation rules made in DuckDB (``_codes``, ``_article_texts``...) as
+    Spark temp views of the same names; returns their names."""
+    names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+             if n not in resources]
+    for name in names:
+        frame = con.execute(f'SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}"').df()
+        spark.createDataFrame(frame).createOrReplaceTempView(f"`{name}`")
+    return set(names)

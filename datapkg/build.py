@@ -128,10 +128,12 @@ def _changes(previous: str | Path, source: Any, step: Step) -> str:
     """CHANGES.md: ``dpkg diff`` of the previous release against this package, in Markdown."""
     from datapkg.diff import diff_sources
     from datapkg.diff_render import to_markdown
+    from datapkg.package_source import is_remote
     from datapkg.version_source import open_version
 
     step("comparing with the previous release")
-    with open_version(str(previous), allow_remote=True) as old:
+    # a URL given as --previous is fetched (the user named it); nothing else in it is
+    with open_version(str(previous), allow_remote=is_remote(str(previous))) as old:
         return to_markdown(diff_sources(old, source, old_label=str(previous),
                                         new_label=str(source.descriptor.get("version") or source.origin)))
 

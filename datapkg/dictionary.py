@@ -212,11 +212,11 @@ th,td{border:1px solid #d8dde6;padding:.3rem .5rem;text-align:left;vertical-alig
 td.num,th.num{text-align:right}code{background:#eef2f7;padding:0 .2rem;border-radius:3px;font-size:.85em}
 header code{background:rgba(255,255,255,.18);color:#fff}th.num{width:5rem}
 .ex code{display:inline-block;margin:0 .2rem .2rem 0}.type{color:#2b6cb0;white-space:nowrap}
-th,td,dd,p{overflow-wrap:anywhere}
+th,td,dd,p{overflow-wrap:anywhere}.tw{overflow-x:auto;max-width:100%}
 @media (max-width:700px){header{padding:.8rem 1rem}header h1{font-size:1.2rem}main{padding:.5rem}
 section{padding:.3rem .7rem .7rem}dl{grid-template-columns:minmax(0,1fr)}dt{margin-top:.3rem}
 table,thead,tbody,tr,td{display:block;width:auto}thead{display:none}tr{border:1px solid #d8dde6;border-radius:4px;margin:.5rem 0;padding:.2rem .4rem}
-td{border:none;padding:.15rem 0}td:empty{display:none}td.num{text-align:left}
+td{border:none;padding:.15rem 0;overflow-wrap:anywhere}td:empty{display:none}td.num{text-align:left}
 td::before{content:attr(data-label) ": ";font-weight:600;color:#4a5568}.type{white-space:normal}}
 """
 
@@ -230,7 +230,7 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset
     body = "".join("<tr>" + "".join(f'<td data-label="{_h(head[i])}"{" class=num" if i in numeric else ""}>{c}</td>'
                                     for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="tw"><table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def to_html(model: dict[str, Any]) -> str:

@@ -189,11 +189,15 @@ def diff_sources(old: PackageSource, new: PackageSource, *, limit: int | None = 
     import duckdb
 
     con = duckdb.connect(config={"threads": 2})
+    con.execute("SET enable_progress_bar = false")
     try:
         con.execute("ATTACH ':memory:' AS old")
         con.execute("ATTACH ':memory:' AS new")
         old_resources, old_notes = _load(con, old, "old")
         new_resources, new_notes = _load(con, new, "new")
+        from datapkg.sandbox import lock_down
+
+        lock_down(con)  # nothing below reads a file; the comparison itself runs no package SQL either
         notes = {**old_notes, **new_notes}
         result = PackageDiff(old_label or old.origin, new_label or new.origin, limit=limit)
         result.metadata = compare_properties(old.descriptor, new.descriptor, {"resources"})

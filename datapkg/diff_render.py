@@ -1,7 +1,7 @@
 """Render a :class:`datapkg.diff.PackageDiff` as text (terminal), JSON or Markdown (pull requests).
 
 Every string that comes from a package is escaped for its destination: control and bidi
-characters for the terminal (:func:`datapkg.terminal.printable`), Markdown and HTML syntax and
+characters for the terminal (:func:`datapkg.safe_text.visible`), Markdown and HTML syntax and
 ``@`` mentions for Markdown. The Markdown stays under GitHub's comment size (it is cut at a
 section boundary with a pointer to the JSON output).
 """
@@ -18,7 +18,7 @@ import typer
 
 from datapkg.diff import PackageDiff, ResourceDiff
 from datapkg.diff_rows import Row
-from datapkg.terminal import printable
+from datapkg.safe_text import json_safe, visible
 
 FORMATS = ("text", "json", "markdown")
 VALUE_WIDTH = 200
@@ -48,8 +48,8 @@ def to_json(diff: PackageDiff) -> str:
         data["differs"] = res.differs
         if res.rows is not None:
             data["rows"]["truncated"] = res.rows.truncated
-    return json.dumps({"differs": diff.differs, "summary": summary(diff), **body}, ensure_ascii=False,
-                      indent=2, default=str)
+    return json_safe(json.dumps({"differs": diff.differs, "summary": summary(diff), **body}, ensure_ascii=False,
+                                indent=2, default=str))
 
 
 # ------------------------------------------------------------------------------------------ text
@@ -60,7 +60,7 @@ def _value(value: Any, width: int | None = VALUE_WIDTH) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     if width and len(text) > width:
         text = text[: width - 1] + "…"
-    return '"' + printable(text) + '"'
+    return '"' + visible(text) + '"'
 
 
 def _context(text: str, keep: str, words: int = 6) -> str:
@@ -96,7 +96,7 @@ def _mark(status: str) -> str:
 
 def _key_text(row: Row, key: list[str]) -> str:
     if key:
-        return ", ".join(printable(str(row.get(k))) for k in key)
+        return ", ".join(visible(str(row.get(k))) for k in key)
     return _value(", ".join(f"{k}={v}" for k, v in row.items()))
 
 
@@ -109,7 +109,7 @@ def _resource_headline(res: ResourceDiff) -> str:
     key = f"key {', '.join(rows.key)}" if rows and rows.key else None
     info = ", ".join(p for p in (f"{res.rows_old} → {res.rows_new} rows" if res.status == "changed" else None, key) if p)
     label = {"added": "new resource", "removed": "resource removed"}.get(res.status, "resource")
-    return (f"{label} {printable(res.name)}: {', '.join(parts) or 'no row differs'}"
+    return (f"{label} {visible(res.name)}: {', '.join(parts) or 'no row differs'}"
             + (f" ({info})" if info else ""))
 
 
@@ -117,15 +117,15 @@ def _text_resource(res: ResourceDiff) -> list[str]:
     lines = [typer.style(_resource_headline(res), bold=True)]
     for note in (res.note, res.rows.key_note if res.rows else None):
         if note:
-            lines.append(f"  note: {printable(note)}")
+            lines.append(f"  note: {visible(note)}")
     for name in res.fields_added:
-        lines.append(f"  {_mark('added')} field {printable(name)}")
+        lines.append(f"  {_mark('added')} field {visible(name)}")
     for name in res.fields_removed:
-        lines.append(f"  {_mark('removed')} field {printable(name)}")
+        lines.append(f"  {_mark('removed')} field {visible(name)}")
     for change in res.fields_retyped:
-        lines.append(f"  {_mark('changed')} field {printable(change.field)}: type {printable(change.old)} → {printable(change.new)}")
+        lines.append(f"  {_mark('changed')} field {visible(change.field)}: type {visible(change.old)} → {visible(change.new)}")
     for change in res.schema_changes + res.properties:
-        lines.append(f"  {_mark('changed')} {printable(change.field)}: {_change(change.old, change.new)}")
+        lines.append(f"  {_mark('changed')} {visible(change.field)}: {_change(change.old, change.new)}")
     rows = res.rows
     if rows is None:
         return lines
@@ -136,7 +136,7 @@ def _text_resource(res: ResourceDiff) -> list[str]:
     for change in rows.changed:
         lines.append(f"  {_mark('changed')} {_key_text(change.key, rows.key)}")
         for fc in change.changes:
-            lines.append(f"      {printable(fc.field)}: {_change(fc.old, fc.new)}")
+            lines.append(f"      {visible(fc.field)}: {_change(fc.old, fc.new)}")
     if rows.truncated:
         lines.append("  … list cut (--max-rows); the counts above are complete")
     return lines
@@ -145,18 +145,18 @@ def _text_resource(res: ResourceDiff) -> list[str]:
 def _text_facts(diff: PackageDiff) -> list[str]:
     facts = diff.facts
     counts = facts.counts
-    lines = [typer.style(f"facts (cited in {printable(facts.citations)}): {counts.get('added', 0)} added, "
+    lines = [typer.style(f"facts (cited in {visible(facts.citations)}): {counts.get('added', 0)} added, "
                          f"{counts.get('changed', 0)} changed, {counts.get('removed', 0)} removed"
                          + (f", {facts.flagged} flagged" if facts.flagged else ""), bold=True)]
     for fact in facts.facts:
-        english = f" — {printable(fact.english)}" if fact.english else ""
-        lines.append(f"  {_mark(fact.status)} {printable(fact.resource)} {printable(fact.record_id)}{english}")
+        english = f" — {visible(fact.english)}" if fact.english else ""
+        lines.append(f"  {_mark(fact.status)} {visible(fact.resource)} {visible(fact.record_id)}{english}")
         if fact.flag:
             lines.append("      " + typer.style(f"! {fact.flag}", fg="red", bold=True))
         for fc in fact.changes:
-            lines.append(f"      {printable(fc.field)}: {_change(fc.old, fc.new)}")
+            lines.append(f"      {visible(fc.field)}: {_change(fc.old, fc.new)}")
         for cite in fact.citations:
-            where = f"{printable(cite.citation_id)} {printable(cite.article_id)}"
+            where = f"{visible(cite.citation_id)} {visible(cite.article_id)}"
             if cite.status == "changed" and cite.old_quote is not None:
                 marked = "".join(t if op == "=" else f"[-{t}-]" if op == "-" else f"{{+{t}+}}"
                                  for op, t in word_diff(cite.old_quote, cite.quote or ""))
@@ -168,7 +168,7 @@ def _text_facts(diff: PackageDiff) -> list[str]:
             if cite.old_quote_en is not None:
                 lines.append(f"          English: {_value(cite.old_quote_en, None)} → {_value(cite.quote_en, None)}")
             if cite.old_article_id is not None:
-                lines.append(f"          article: {printable(cite.old_article_id)} → {printable(cite.article_id)}")
+                lines.append(f"          article: {visible(cite.old_article_id)} → {visible(cite.article_id)}")
     if facts.truncated:
         lines.append("  … list cut (--max-rows); the counts above are complete")
     return lines
@@ -176,16 +176,16 @@ def _text_facts(diff: PackageDiff) -> list[str]:
 
 def to_text(diff: PackageDiff) -> str:
     """The diff for a terminal: metadata, each differing resource, the facts, a summary line."""
-    lines = [f"dpkg diff {printable(diff.old)} → {printable(diff.new)}"]
+    lines = [f"dpkg diff {visible(diff.old)} → {visible(diff.new)}"]
     if diff.metadata:
         lines.append(typer.style("package metadata", bold=True))
         for change in diff.metadata:
-            lines.append(f"  {_mark('changed')} {printable(change.field)}: {_change(change.old, change.new)}")
+            lines.append(f"  {_mark('changed')} {visible(change.field)}: {_change(change.old, change.new)}")
     for res in diff.resources:
         if res.differs:
             lines.extend(_text_resource(res))
         elif res.note:
-            lines.append(f"resource {printable(res.name)}: {printable(res.note)}")
+            lines.append(f"resource {visible(res.name)}: {visible(res.note)}")
     if diff.facts is not None and diff.facts.facts:
         lines.extend(_text_facts(diff))
     counts = summary(diff)
@@ -207,17 +207,23 @@ def md(value: Any) -> str:
     if value is None:
         return "*(none)*"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = MD_SPECIAL.sub(r"\\\1", printable(re.sub(r"[\r\n\t]+", " ", text)))
+    text = MD_SPECIAL.sub(r"\\\1", visible(re.sub(r"[\r\n\t]+", " ", text)))
     return html.escape(text, quote=False).replace("@", "&#64;")
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """``old`` -> ``new`` as (op, text) runs by words: op is ``=`` (both), ``-`` (only old), ``+`` (only new)."""
+    """``old`` -> ``new`` as (op, text) runs by words: op is ``=`` (both), ``-`` (only old), ``+`` (only new).
+
+    A text rewritten more than it was kept (under half its words in common) is one removal and one
+    addition: interleaved word changes would be harder to read than the two versions."""
     import difflib
 
     a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.5:
+        return [("-", old), ("+", new)]
     runs: list[tuple[str, str]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             runs.append(("=", "".join(a[i1:i2])))
             continue
@@ -241,7 +247,10 @@ def _md_fact(fact: Any) -> list[str]:
     if fact.flag:
         lines.append(f"  - ⚠️ **{fact.flag}**")
     for fc in fact.changes:
-        lines.append(f"  - {md(fc.field)}: {md(fc.old)} → {md(fc.new)}")
+        if isinstance(fc.old, str) and isinstance(fc.new, str) and max(len(fc.old), len(fc.new)) > 80:
+            lines.append(f"  - {md(fc.field)}: {_md_word_diff(fc.old, fc.new)}")
+        else:
+            lines.append(f"  - {md(fc.field)}: {md(fc.old)} → {md(fc.new)}")
     for cite in fact.citations:
         where = f"{md(cite.article_id)} ({md(cite.citation_id)})"
         if cite.status == "changed" and cite.old_quote is not None:
@@ -276,7 +285,7 @@ def _md_facts(diff: PackageDiff) -> list[str]:
 
 def _md_resource(res: ResourceDiff) -> list[str]:
     rows = res.rows
-    lines = [f"<details><summary><b>{html.escape(printable(res.name))}</b>: "
+    lines = [f"<details><summary><b>{html.escape(visible(res.name))}</b>: "
              f"{html.escape(_resource_headline(res).split(': ', 1)[1])}"
              "</summary>", ""]
     for note in (res.note, rows.key_note if rows else None):
@@ -328,13 +337,15 @@ def to_markdown(diff: PackageDiff, limit: int = MARKDOWN_LIMIT) -> str:
     tables = [res for res in diff.resources if res.differs]
     if tables:
         sections.append(["### Tables", ""] + [line for res in tables for line in _md_resource(res)])
-    out = "\n".join(head)
-    for section in sections:
-        text = "\n".join(section) + "\n"
-        if len(out) + len(text) > limit:
-            out += "\n*…cut to fit a comment; run `dpkg diff --format json` for the whole diff.*\n"
-            break
-        out += text
+    out = "\n".join(head) + "\n"
+    lines = [line for section in sections for line in section]
+    cut = "\n*…cut to fit a comment; run `dpkg diff --format json` for the whole diff.*\n"
+    open_blocks = 0
+    for line in lines:
+        if len(out) + len(line) + 1 + len(cut) + 20 > limit:
+            return out + "\n</details>\n" * open_blocks + cut  # close the table block the cut falls in
+        open_blocks += line.startswith("<details>") - (line == "</details>")
+        out += line + "\n"
     return out
 
 

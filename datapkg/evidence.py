@@ -143,10 +143,13 @@ def _articles(con: Any, root: Path, table: Table) -> dict[str, Article]:
         if row.get(key) is None or not row.get("path"):
             continue
         article_key = str(row[key])
+        try:
+            text = read_text(root, str(row["path"]))
+        except (OSError, UnicodeDecodeError, DpkgError):
+            continue  # validate reports a missing or unreadable text; its citations are listed as not found
         meta = [(name, str(row[name])) for name in ARTICLE_META if row.get(name) not in (None, "")]
         articles[article_key] = Article(article_key, str(row["path"]), _text(row.get("headline") or row.get("title")),
-                                        meta, read_text(root, str(row["path"])), slug(article_key, taken) + ".html",
-                                        _text(row.get("language")))
+                                        meta, text, slug(article_key, taken) + ".html", _text(row.get("language")))
     return articles
 
 
@@ -187,6 +190,7 @@ def collect(root: Path, descriptor: dict[str, Any]) -> Evidence | None:
     if model is None or model.articles is None:
         return None
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         names = {model.citations.name, model.articles.name, *model.curated,
                  *(t.name for t in tables.values() if CORRECTION_FIELDS <= set(t.field_names))}

@@ -118,11 +118,14 @@ def _correction(correction: dict[str, Any]) -> str:
     evidence = h(correction.get("evidence"))
     if correction.get("evidence_url"):
         evidence = f'<a href="{h(correction["evidence_url"])}" rel="noreferrer">{evidence or h(correction["evidence_url"])}</a>'
-    field = f" ({h(correction['field'])})" if correction.get("field") else ""
+    field = ", ".join(h(correction[k]) for k in ("field", "kind") if correction.get(k))
+    field = f" ({field})" if field else ""
+    source = str(correction.get("evidence") or correction.get("evidence_url") or "")
+    stop = "" if source.rstrip().endswith((".", "!", "?", ".)")) else "."
     note = f" {h(correction['note'])}" if correction.get("note") else ""
     return (f'<span class="correction" role="note"><b>Correction{field}:</b> the article says '
             f"“{h(correction.get('as_reported'))}”; the record holds “{h(correction.get('recorded'))}”"
-            + (f". Evidence: {evidence}" if evidence else "") + f".{note}</span>")
+            + (f". Evidence: {evidence}{stop}" if evidence else ".") + f"{note}</span>")
 
 
 def _text_html(article: Article) -> str:

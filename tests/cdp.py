@@ -94,6 +94,9 @@ class Browser:
         """Load ``url`` at a window of ``width`` x ``height`` CSS pixels and wait for its load event."""
         self.page("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                          "mobile": width < 600})
+        if getattr(self, "_url", "").split("#")[0] == url.split("#")[0]:
+            self.open("about:blank", width, height)  # a fragment change alone fires no load event
+        self._url = url
         self.events.clear()
         self.page("Page.navigate", {"url": url})
         deadline = time.monotonic() + self.timeout

@@ -266,3 +266,45 @@ def test_long_text_change_shown_as_word_diff(tmp_path: Path) -> None:
     new = _plain(tmp_path / "new", f'1,"{long_new}",10\n')
     text = to_text(diff_packages(old, new))
     assert 'name: "…at the cosmodrome and talked for [-several-]{+five+} hours about rockets"' in text
+
+
+def test_json_output_has_no_raw_bidi_or_c1(tmp_path: Path) -> None:
+    old = _plain(tmp_path / "old", "1,alpha,10\n")
+    new = _plain(tmp_path / "new", "1,al\u202epha\u009b,10\n")
+    out = runner.invoke(app, ["diff", str(old), str(new), "--format", "json"]).output
+    assert "\u202e" not in out and "\u009b" not in out
+    assert json.loads(out)["resources"][0]["rows"]["changed"][0]["changes"][0]["new"] == "al\u202epha\u009b"
+
+
+def test_release_url_with_allow_remote(tmp_path: Path) -> None:
+    from datapkg.build import build
+    from tests.release_server import Behaviour, ReleaseServer
+
+    old = curated_package(tmp_path / "old")
+    new = curated_package(tmp_path / "new", people=[PEOPLE[0], {"person_id": "p-putin", "name_en": "V. Putin"}])
+    release = tmp_path / "dist"
+    build(old, release, force=True)
+    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    with ReleaseServer(Behaviour(files)) as server:
+        out = runner.invoke(app, ["diff", server.url(), str(new), "--allow-remote"])
+    assert out.exit_code == 1, out.output
+    assert 'name_en: "Vladimir Putin" → "V. Putin"' in out.output
+
+
+def test_markdown_fact_change_word_by_word(tmp_path: Path) -> None:
+    summary = "Summit at the Vostochny cosmodrome in the Amur region, where the two leaders talked for several hours"
+    old = curated_package(tmp_path / "old", events=[dict(EVENTS[0], summary_en=summary), EVENTS[1]])
+    new = curated_package(tmp_path / "new", events=[dict(EVENTS[0], summary_en=summary.replace("several", "four")),
+                                                    EVENTS[1]])
+    markdown = to_markdown(diff_packages(old, new))
+    assert "talked for <del>several</del><ins>four</ins> hours" in markdown
+
+
+def test_markdown_cut_to_fit_a_comment(tmp_path: Path) -> None:
+    old = _plain(tmp_path / "old", "".join(f"{i},name {i},{i}\n" for i in range(3000)))
+    new = _plain(tmp_path / "new", "".join(f"{i},renamed {i},{i}\n" for i in range(3000)))
+    markdown = to_markdown(diff_packages(old, new, limit=None), limit=20_000)
+    assert len(markdown) <= 20_000
+    assert "| ✏️ | 0 | name | name 0 | renamed 0 |" in markdown
+    assert markdown.rstrip().endswith("run `dpkg diff --format json` for the whole diff.*")
+    assert markdown.count("<details>") == markdown.count("</details>")

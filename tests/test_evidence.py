@@ -173,3 +173,11 @@ def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path) -> None:
     with Browser(tmp_path / "profile") as browser:
         _check_release(browser, fixture, tmp_path / "dist-fixture", shots, "fixture")
         _check_release(browser, package, tmp_path / "dist-repo", shots, "repo")
+
+
+def test_missing_article_text_lists_its_citations(tmp_path: Path) -> None:
+    root = curated_package(tmp_path / "pkg")
+    (root / "texts" / "art-2.txt").unlink()
+    result = build(root, tmp_path / "dist", force=True)
+    assert "evidence: 2 citation(s) not found in their article (listed in evidence/index.html)" in result.warnings
+    assert sorted(p.name for p in (tmp_path / "dist/evidence").iterdir()) == ["art-1.html", "index.html"]

@@ -17,6 +17,8 @@ PACKAGE_OPTS = ("--package", "-p")
 FORMAT_OPTS = ("--format", "-f", "-F")
 DIST_OPTS = ("--dist",)
 QUIET_OPTS = ("--quiet", "-q")
+#: Seconds a Ctrl-C may take to end dpkg before it is ended without further clean-up.
+INTERRUPT_GRACE = 2.0
 
 
 class _NeedsTheFullPath(Exception):
@@ -88,8 +90,38 @@ def error_line(message: str) -> str:
     return f"dpkg: error: {visible(message)}"
 
 
+def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
+    """Make Ctrl-C end dpkg with exit 130 even where a library swallows KeyboardInterrupt.
+
+    The SIGINT raises KeyboardInterrupt as Python's own handler does, so clean-up runs and the
+    command exits 130 at once. Some libraries catch BaseException around their imports
+    (``pyspark.ml.linalg``, which GX imports when pyspark is installed, does) and would carry on
+    to a verdict: a timer started by the signal ends the process with 130 after ``grace`` seconds.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop_now() -> None:
+        import os
+
+        os.write(2, (error_line("interrupted") + "\n").encode())
+        os._exit(130)
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        timer = threading.Timer(grace, stop_now)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
 def run() -> None:
     """Console-script entry point."""
+    guard_interrupt()
     call = parse_query(sys.argv[1:])
     try:
         if call is not None and fast_query(call):

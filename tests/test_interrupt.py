@@ -58,3 +58,29 @@ def test_validate_ends_at_once_and_leaves_the_package_as_it_was(tmp_path: Path, 
     assert code == 130 and took < 5, (code, err, took)
     assert "Traceback" not in err
     assert sorted((p.relative_to(pkg).as_posix(), p.stat().st_size) for p in pkg.rglob("*")) == before
+
+
+def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
+    """pyspark.ml.linalg (imported by GX when pyspark is installed) catches BaseException around an
+    import: a Ctrl-C landing there was swallowed and `dpkg validate` went on to print a verdict."""
+    script = tmp_path / "swallow.py"
+    script.write_text(
+        "import time\n"
+        "from datapkg.cli.entry import guard_interrupt\n"
+        "guard_interrupt(0.5)\n"
+        "print('ready', flush=True)\n"
+        "deadline = time.time() + 20\n"
+        "while time.time() < deadline:\n"
+        "    try:\n"
+        "        time.sleep(0.05)\n"
+        "    except BaseException:  # what pyspark.ml.linalg does around `import scipy.sparse`\n"
+        "        pass\n"
+        "print('carried on', flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.perf_counter() - sent < 5, (proc.returncode, out, err)
+    assert b"carried on" not in out
+    assert err.decode().strip() == "dpkg: error: interrupted"

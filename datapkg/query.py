@@ -320,6 +320,10 @@ def write(result: Result, fmt: str, out: TextIO, *, terminal: bool = False) -> N
         raise _stopped(exc) from None
 
 
+#: Seconds between the repeated interrupts of a query after Ctrl-C.
+INTERRUPT_REPEAT = 0.05
+
+
 def interruptible(con: Any, work: Callable[..., Any], *args: Any) -> Any:
     """``work(*args)`` with Ctrl-C interrupting ``con``'s query at once (``connection.interrupt()``).
 
@@ -340,7 +344,12 @@ def interruptible(con: Any, work: Callable[..., Any], *args: Any) -> Any:
     def watch() -> None:
         while (data := os.read(read_end, 64)) and not done.is_set():
             if signal.SIGINT in data:
+                # again until the work ends: an interrupt that lands before DuckDB has started
+                # the query is lost, and the query would then run to its end
                 con.interrupt()
+                while not done.wait(INTERRUPT_REPEAT):
+                    con.interrupt()
+                return
 
     watcher = threading.Thread(target=watch, name="dpkg-interrupt", daemon=True)
     watcher.start()

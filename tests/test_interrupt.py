@@ -84,3 +84,32 @@ def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
     assert proc.returncode == 130 and time.perf_counter() - sent < 5, (proc.returncode, out, err)
     assert b"carried on" not in out
     assert err.decode().strip() == "dpkg: error: interrupted"
+
+
+def test_an_interrupt_that_lands_before_the_query_starts_is_not_lost():
+    """Under load the Ctrl-C can reach the watcher before DuckDB has started the query: one
+    `interrupt()` then does nothing and the query ran to its end (30 s in CI)."""
+    import threading
+
+    from datapkg.query import interruptible
+
+    class Connection:  # DuckDB's rule: interrupt() stops a running query only
+        def __init__(self) -> None:
+            self.running, self.stopped = False, threading.Event()
+
+        def interrupt(self) -> None:
+            if self.running:
+                self.stopped.set()
+
+    def query(con: Connection) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # the signal is in before the query starts
+        con.running = True
+        return con.stopped.wait(5)
+
+    previous = signal.signal(signal.SIGINT, lambda *_: None)  # as while DuckDB holds the main thread
+    try:
+        con = Connection()
+        assert interruptible(con, query, con) is True
+    finally:
+        signal.signal(signal.SIGINT, previous)

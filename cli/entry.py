@@ -19,6 +19,12 @@ DIST_OPTS = ("--dist",)
 QUIET_OPTS = ("--quiet", "-q")
 #: Seconds a Ctrl-C may take to end dpkg before it is ended without further clean-up.
 INTERRUPT_GRACE = 2.0
+_signalled: list[bool] = []  # one entry per Ctrl-C of this run
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed during this run, even if a library swallowed the KeyboardInterrupt."""
+    return bool(_signalled)
 
 
 class _NeedsTheFullPath(Exception):
@@ -94,9 +100,11 @@ def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
     """Make Ctrl-C end dpkg with exit 130 even where a library swallows KeyboardInterrupt.
 
     The SIGINT raises KeyboardInterrupt as Python's own handler does, so clean-up runs and the
-    command exits 130 at once. Some libraries catch BaseException around their imports
-    (``pyspark.ml.linalg``, which GX imports when pyspark is installed, does) and would carry on
-    to a verdict: a timer started by the signal ends the process with 130 after ``grace`` seconds.
+    command exits 130 at once. Some libraries swallow it: ``pyspark.ml.linalg`` (which GX imports
+    when pyspark is installed) catches BaseException around an import, and DuckDB turns it into an
+    error that GX records and evaluates again. So the signal is also remembered (:func:`interrupted`,
+    which ``main.run`` and ``validate`` check before they report) and starts a timer that ends the
+    process with 130 after ``grace`` seconds.
     """
     import signal
     import threading
@@ -111,6 +119,7 @@ def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
         os._exit(130)
 
     def on_interrupt(_signum: int, _frame: object) -> None:
+        _signalled.append(True)
         timer = threading.Timer(grace, stop_now)
         timer.daemon = True
         timer.start()

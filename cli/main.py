@@ -166,11 +166,16 @@ def run() -> None:
     at interpreter shutdown as "leaked" on stderr; after the command has finished and its output
     is flushed, the process ends without that shutdown (nothing is left to write or clean up).
     """
+    from datapkg.cli.entry import error_line, interrupted
+
     try:
         app()
     except SystemExit as done:
+        if interrupted() and done.code != 130:  # a Ctrl-C that a library swallowed: the run does not count
+            sys.stderr.write(error_line("interrupted") + "\n")
+            done = SystemExit(130)
         if "duckdb_engine" not in sys.modules:
-            raise
+            raise done from None
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if not isinstance(done.code, int | None):
             print(done.code, file=sys.stderr)

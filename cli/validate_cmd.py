@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from datapkg.cli.entry import interrupted
 from datapkg.cli.terminal import echo, progress_steps
 
 
@@ -63,6 +64,8 @@ def validate(
         report = validate_package(path, max_errors=max_errors or None,
                                   allow_remote=allow_remote, data_docs=data_docs, step=step,
                                   engine=engine.value, spark_master=spark_master)
+    if interrupted():  # Ctrl-C that a library swallowed (datapkg.cli.entry.guard_interrupt): no verdict
+        raise KeyboardInterrupt
     prefix = _prefix(report.stats.get("root"))
     echo(get_renderer(format.value)(report, prefix=prefix))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

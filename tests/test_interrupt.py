@@ -78,6 +78,7 @@ def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
         "print('carried on', flush=True)\n")
     proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.3)  # into the loop
     sent = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -113,3 +114,28 @@ def test_an_interrupt_that_lands_before_the_query_starts_is_not_lost():
         assert interruptible(con, query, con) is True
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_swallowed_ctrl_c_still_ends_the_command_with_130(tmp_path: Path):
+    """DuckDB turns a Ctrl-C during a GX query into an error that GX evaluates again: the command
+    then ended well within the grace time with a verdict and exit 0."""
+    script = tmp_path / "swallow_then_finish.py"
+    script.write_text(
+        "import sys, time\n"
+        "from datapkg.cli.entry import guard_interrupt\n"
+        "from datapkg.cli.main import run\n"
+        "guard_interrupt(60)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    time.sleep(5)\n"
+        "except BaseException:\n"
+        "    pass\n"
+        "sys.argv = ['dpkg', '--help']\n"
+        "run()\n")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert err.decode().strip().endswith("dpkg: error: interrupted")

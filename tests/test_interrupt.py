@@ -35,6 +35,19 @@ def interrupt(args: list[str], after: float, cwd: Path) -> tuple[int, str, float
     return proc.returncode, err.decode(), time.perf_counter() - sent
 
 
+def interrupt_script(path: Path, code: str) -> tuple[int, bytes, bytes, float]:
+    """Run Python ``code`` (which prints ``ready`` when it may be interrupted), send it SIGINT once
+    it is past that line; return its exit code, stdout, stderr and how long it took to end."""
+    path.write_text(code)
+    proc = subprocess.Popen([sys.executable, str(path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.3)  # past the print
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err, time.perf_counter() - sent
+
+
 def test_query_stops_on_ctrl_c_during_a_long_query(tmp_path: Path):
     write_package(tmp_path / "pkg", [table("t", "t.csv", [{"name": "id"}])], {"t.csv": "id\n1\n"})
     warm = subprocess.run([DPKG, "query", "-p", "pkg", "select 1"], cwd=tmp_path, capture_output=True,
@@ -63,8 +76,8 @@ def test_validate_ends_at_once_and_leaves_the_package_as_it_was(tmp_path: Path, 
 def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
     """pyspark.ml.linalg (imported by GX when pyspark is installed) catches BaseException around an
     import: a Ctrl-C landing there was swallowed and `dpkg validate` went on to print a verdict."""
-    script = tmp_path / "swallow.py"
-    script.write_text(
+    code, out, err, took = interrupt_script(
+        tmp_path / "swallow.py",
         "import time\n"
         "from datapkg.cli.entry import guard_interrupt\n"
         "guard_interrupt(0.5)\n"
@@ -76,13 +89,7 @@ def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
         "    except BaseException:  # what pyspark.ml.linalg does around `import scipy.sparse`\n"
         "        pass\n"
         "print('carried on', flush=True)\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"ready"
-    time.sleep(0.3)  # into the loop
-    sent = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and time.perf_counter() - sent < 5, (proc.returncode, out, err)
+    assert code == 130 and took < 5, (code, out, err)
     assert b"carried on" not in out
     assert err.decode().strip() == "dpkg: error: interrupted"
 
@@ -119,8 +126,8 @@ def test_an_interrupt_that_lands_before_the_query_starts_is_not_lost():
 def test_a_swallowed_ctrl_c_still_ends_the_command_with_130(tmp_path: Path):
     """DuckDB turns a Ctrl-C during a GX query into an error that GX evaluates again: the command
     then ended well within the grace time with a verdict and exit 0."""
-    script = tmp_path / "swallow_then_finish.py"
-    script.write_text(
+    code, out, err, _ = interrupt_script(
+        tmp_path / "swallow_then_finish.py",
         "import sys, time\n"
         "from datapkg.cli.entry import guard_interrupt\n"
         "from datapkg.cli.main import run\n"
@@ -132,10 +139,5 @@ def test_a_swallowed_ctrl_c_still_ends_the_command_with_130(tmp_path: Path):
         "    pass\n"
         "sys.argv = ['dpkg', '--help']\n"
         "run()\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"ready"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert code == 130, (code, out, err)
     assert err.decode().strip().endswith("dpkg: error: interrupted")

@@ -97,6 +97,17 @@ class Table:
     def field(self, name: str) -> dict[str, Any] | None:
         return next((f for f in self.fields if f["name"] == name), None)
 
+    def declared_pair(self, spec: dict[str, Any], keyword: str, first: str, second: str) -> tuple[str, str] | None:
+        """The two field names a field's ``keyword`` object declares under ``first`` and ``second``
+        (``{"textPosition": {"start": ..., "end": ...}}``), when both are fields of this table."""
+        declared = spec.get(keyword)
+        if not isinstance(declared, dict):
+            return None
+        one, two = declared.get(first), declared.get(second)
+        if isinstance(one, str) and isinstance(two, str) and {one, two} <= set(self.field_names):
+            return one, two
+        return None
+
 
 @dataclass(frozen=True)
 class RuleQuery:

@@ -67,13 +67,7 @@ def valid_sql(col: str) -> str:
 
 def edtf_bounds(table: Table, spec: dict[str, Any]) -> tuple[str, str] | None:
     """The (earliest, latest) fields an EDTF field declares, when both are fields of its table."""
-    bounds = spec.get("edtf")
-    if not isinstance(bounds, dict):
-        return None
-    earliest, latest = bounds.get("earliest"), bounds.get("latest")
-    if isinstance(earliest, str) and isinstance(latest, str) and {earliest, latest} <= set(table.field_names):
-        return earliest, latest
-    return None
+    return table.declared_pair(spec, "edtf", "earliest", "latest")
 
 
 def edtf_rules(table: Table) -> list[RuleQuery]:

@@ -23,14 +23,7 @@ if TYPE_CHECKING:
 
 def text_position_fields(table: Table, quote_field: str = "quote") -> tuple[str, str] | None:
     """The (start, end) fields that ``quote_field`` declares with ``textPosition``, if both exist."""
-    spec = table.field(quote_field) or {}
-    position = spec.get("textPosition")
-    if not isinstance(position, dict):
-        return None
-    start, end = position.get("start"), position.get("end")
-    if isinstance(start, str) and isinstance(end, str) and {start, end} <= set(table.field_names):
-        return start, end
-    return None
+    return table.declared_pair(table.field(quote_field) or {}, "textPosition", "start", "end")
 
 
 def anchor_rules(citations: Table) -> list[RuleQuery]:

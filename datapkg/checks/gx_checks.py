@@ -18,6 +18,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -138,16 +139,27 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
         finally:
             context.data_sources.delete(run)
     lanes = max(1, min(GX_LANES, os.cpu_count() or 1, len(suites)))
-    shares = [suites[i::lanes] for i in range(lanes)]
+    numbered = list(enumerate(suites))
+    shares = [numbered[i::lanes] for i in range(lanes)]
     cursors = [con.cursor() for _ in shares]
     names = [f"{run}-{i}" for i in range(lanes)]
     try:
         jobs = [(_batch_definitions(context.data_sources.add_sql(name, connection_string=CONNECTION_STRING,
-                                                                  kwargs=engine_kwargs(cur)), share), share)
+                                                                  kwargs=engine_kwargs(cur)), [s for _, s in share]), share)
                 for name, cur, share in zip(names, cursors, shares)]
-        with ThreadPoolExecutor(lanes) as pool:
-            parts = list(pool.map(lambda job: _validate_lane(run, *job), jobs))
-        return [f for part in parts for f in part]
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(lanes)
+        try:
+            futures = [pool.submit(_validate_lane, run, batches, share, stop) for batches, share in jobs]
+            by_suite = dict(pair for future in futures for pair in future.result())
+            return [f for number in sorted(by_suite) for f in by_suite[number]]  # in the suites' order
+        except BaseException:  # Ctrl-C: the other lane stops at its next query or suite
+            stop.set()
+            for cur in cursors:
+                cur.interrupt()
+            raise
+        finally:
+            pool.shutdown(wait=True)
     finally:
         for name in names:
             if name in context.data_sources.all():
@@ -157,6 +169,7 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
 
 
 def _batch_definitions(source: Any, suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Any]:
+    """A whole-table batch definition of ``source`` for each suite's table (cells or typed)."""
     batches = []
     for number, (plain, table) in enumerate(suites):
         schema = RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
@@ -165,9 +178,15 @@ def _batch_definitions(source: Any, suites: list[tuple[dict[str, Any], LoadedTab
     return batches
 
 
-def _validate_lane(run: str, batches: list[Any], suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Finding]:
-    findings: list[Finding] = []
-    for (plain, table), definition in zip(suites, batches, strict=True):
+def _validate_lane(run: str, batches: list[Any], suites: list[tuple[int, tuple[dict[str, Any], LoadedTable]]],
+                   stop: threading.Event) -> list[tuple[int, list[Finding]]]:
+    """Validate the numbered ``suites`` one after the other (one lane, one thread): each number with
+    its findings; stop early once ``stop`` is set."""
+    done: list[tuple[int, list[Finding]]] = []
+    for (number, (plain, table)), definition in zip(suites, batches, strict=True):
+        if stop.is_set():
+            break
+        findings: list[Finding] = []
         batch = definition.get_batch()
         verdicts = batch.validate(_gx_suite(plain, f"{run}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
         failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
@@ -175,7 +194,8 @@ def _validate_lane(run: str, batches: list[Any], suites: list[tuple[dict[str, An
             detail = {**plain, "expectations": failed}
             results = batch.validate(_gx_suite(detail, f"{run}-{plain['name']}-failed"), result_format=_result_format()).results
             findings += _findings(detail, table, results)
-    return findings
+        done.append((number, findings))
+    return done
 
 
 def _findings(plain: dict[str, Any], table: LoadedTable, results: list[Any]) -> list[Finding]:

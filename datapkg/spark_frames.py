@@ -54,6 +54,9 @@ def spark_session(master: str = DEFAULT_MASTER) -> Any:
     except ImportError:
         raise UsageError("--engine spark needs pyspark and a Java runtime: pip install 'dpkg-datapackage[spark]' "
                          "and apt-get install default-jre-headless") from None
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()  # getOrCreate would hand back this process's session on its other master
     session = (SparkSession.builder.master(master).appName("dpkg validate")
                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "false").config("spark.sql.shuffle.partitions", "8")

@@ -31,3 +31,27 @@ def test_cluster_master_gives_duckdb_findings(tmp_path: Path, monkeypatch: pytes
     # the work ran on the cluster's worker, in an executor of its own
     log = (tmp_path / "cluster" / "worker.log").read_text()
     assert "Asked to launch executor app-" in log and "for dpkg validate" in log
+
+
+@pytest.mark.slow
+def test_unreachable_master_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A master nobody answers at: Spark gives up after its registration retries (about a minute);
+    dpkg says so in one line, exit 2, no verdict."""
+    import socket
+
+    from datapkg.cli.main import app
+    from typer.testing import CliRunner
+
+    reason = _spark_or_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = seeded_package(tmp_path / "pkg")
+    done = CliRunner().invoke(app, ["validate", str(root), "--engine", "spark", "--spark-master", f"spark://127.0.0.1:{port}"])
+    assert done.exit_code == 2 and done.stdout == "", done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"dpkg: error: --spark-master spark://127.0.0.1:{port}: Spark did not start ("), last
+    assert "Traceback" not in done.stderr

@@ -46,17 +46,22 @@ def _positions(keys: list[str], names: list[Any]) -> list[int]:
     return [names.index(k) for k in keys] if keys and all(k in names for k in keys) else []
 
 
-def records(path: Path, resource: dict[str, Any], root: Path, last: int) -> Iterator[tuple[int, int, list[str]]]:
-    """(row number, physical first line, cells) of every record of the CSV at ``path`` up to row ``last``."""
+def records(path: Path, resource: dict[str, Any], root: Path, last: int,
+            only: set[int] | None = None) -> Iterator[tuple[int, int, list[str]]]:
+    """(row number, physical first line, cells) of every record of the CSV at ``path`` up to row
+    ``last``, or of the rows in ``only`` (the others are read, not yielded: a million-row file is
+    scanned at the speed of the csv module)."""
     opts = _csv_options(resource, resource_dialect(root, resource), path.name)
     encoding = "utf-8-sig" if opts.encoding in ("utf-8", "utf8") else opts.encoding
+    stop = min(last, MAX_RECORDS)
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         reader = _csv_reader(handle, opts)
         line = 0
         for number, cells in enumerate(reader, start=1):
-            yield number, line + 1, cells
+            if only is None or number in only:
+                yield number, line + 1, cells
             line = reader.line_num
-            if number >= min(last, MAX_RECORDS):
+            if number >= stop:
                 return
 
 
@@ -69,7 +74,7 @@ def scan_places(path: Path, resource: dict[str, Any], root: Path, rows: set[int]
     keys, names = _key_fields(root, resource)
     header = _has_header(root, resource, path)
     places, key_at = {}, [] if header else _positions(keys, names)
-    for number, line, cells in records(path, resource, root, max(rows)):
+    for number, line, cells in records(path, resource, root, max(rows), rows | {1}):
         if number == 1 and header:
             key_at = _positions(keys, cells)
         if number in rows:
@@ -85,7 +90,7 @@ def read_rows(path: Path, resource: dict[str, Any], root: Path, rows: set[int] |
     _, names = _key_fields(root, resource)
     header = _has_header(root, resource, path)
     found: dict[int, dict[str, str]] = {}
-    for number, _line, cells in records(path, resource, root, max(rows) if rows else MAX_RECORDS):
+    for number, _line, cells in records(path, resource, root, max(rows) if rows else MAX_RECORDS, None if rows is None else rows | {1}):
         if number == 1 and header:
             names = cells
         elif rows is None or number in rows:

@@ -283,3 +283,19 @@ def test_a_second_run_in_the_same_process_gives_the_same_findings(tmp_path):
     root, descriptor = _package(tmp_path, rows)
     first = run_gx_checks(root, descriptor)
     assert first and run_gx_checks(root, descriptor) == first
+
+
+def test_two_lanes_give_the_findings_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Suites validated in two threads (two DuckDB cursors, two GX data sources) give the same
+    findings, in the same order, as one lane does."""
+    from datapkg.checks import gx_checks
+    from datapkg.validate import validate_package
+    from tests.test_validate import _pad
+
+    package = _pad(tmp_path / "p", 100)
+    monkeypatch.setattr(gx_checks, "GX_LANES", 1)
+    one = [f.to_dict() for f in validate_package(package).findings]
+    monkeypatch.setattr(gx_checks, "GX_LANES", 2)
+    two = [f.to_dict() for f in validate_package(package).findings]
+    assert one == two
+    assert len(one) > 10

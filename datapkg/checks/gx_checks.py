@@ -15,8 +15,11 @@ GX is imported on first use and kept (:func:`gx_context`), so a second run in th
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,9 @@ GX_LAZY = ("scipy.stats", "altair")
 #: At most this many failing rows per expectation become findings (GX's own cap on the rows an
 #: ``unexpected_rows_expectation`` returns); a warning gives the full count.
 ROWS_PER_CHECK = 200
+#: Suites are validated in this many threads, each with its own DuckDB cursor and GX data source:
+#: while one waits for DuckDB (which releases the GIL), the other does GX's bookkeeping.
+GX_LANES = 2
 #: The key under which each expectation's position in its suite travels through GX (``meta``).
 INDEX_KEY = "dpkg_index"
 
@@ -126,21 +132,66 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
 
     context = gx_context()
     run = f"dpkg-{next(_run_ids)}"
-    source = context.data_sources.add_sql(run, connection_string=CONNECTION_STRING, kwargs=engine_kwargs(con))
+    if data_docs is not None:
+        source = context.data_sources.add_sql(run, connection_string=CONNECTION_STRING, kwargs=engine_kwargs(con))
+        try:
+            return _with_docs(context, run, suites, _batch_definitions(source, suites), Path(data_docs))
+        finally:
+            context.data_sources.delete(run)
+    lanes = max(1, min(GX_LANES, os.cpu_count() or 1, len(suites)))
+    numbered = list(enumerate(suites))
+    shares = [numbered[i::lanes] for i in range(lanes)]
+    cursors = [con.cursor() for _ in shares]
+    names = [f"{run}-{i}" for i in range(lanes)]
     try:
-        batches = []
-        for number, (plain, table) in enumerate(suites):
-            schema = RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
-            asset = source.add_table_asset(f"{number}-{plain['name']}", table_name=table.name, schema_name=schema)
-            batches.append(asset.add_batch_definition_whole_table("all"))
-        if data_docs is not None:
-            return _with_docs(context, run, suites, batches, Path(data_docs))
-        findings: list[Finding] = []
-        for (plain, table), definition in zip(suites, batches, strict=True):
-            findings += [f for _, found in validate_batch(definition.get_batch(), plain, table, run) for f in found]
-        return findings
+        jobs = [(_batch_definitions(context.data_sources.add_sql(name, connection_string=CONNECTION_STRING,
+                                                                  kwargs=engine_kwargs(cur)), [s for _, s in share]), share)
+                for name, cur, share in zip(names, cursors, shares)]
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(lanes)
+        try:
+            futures = [pool.submit(_validate_lane, run, batches, share, stop) for batches, share in jobs]
+            by_suite = dict(pair for future in futures for pair in future.result())
+            return [f for number in sorted(by_suite) for f in by_suite[number]]  # in the suites' order
+        except BaseException:  # Ctrl-C: the other lane stops at its next query or suite
+            stop.set()
+            for cur in cursors:
+                cur.interrupt()
+            raise
+        finally:
+            pool.shutdown(wait=True)
     finally:
-        context.data_sources.delete(run)
+        for name in names:
+            if name in context.data_sources.all():
+                context.data_sources.delete(name)
+        for cur in cursors:
+            cur.close()
+
+
+def batch_schema(plain: dict[str, Any]) -> str:
+    """The DuckDB schema of a suite's batch: ``raw`` (the cells, a ``.cells`` suite) or ``main`` (typed)."""
+    return RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
+
+
+def _batch_definitions(source: Any, suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Any]:
+    """A whole-table batch definition of ``source`` for each suite's table (cells or typed)."""
+    batches = []
+    for number, (plain, table) in enumerate(suites):
+        asset = source.add_table_asset(f"{number}-{plain['name']}", table_name=table.name, schema_name=batch_schema(plain))
+        batches.append(asset.add_batch_definition_whole_table("all"))
+    return batches
+
+
+def _validate_lane(run: str, batches: list[Any], suites: list[tuple[int, tuple[dict[str, Any], LoadedTable]]],
+                   stop: threading.Event) -> list[tuple[int, list[Finding]]]:
+    """Validate the numbered ``suites`` one after the other (one lane, one thread): each number with
+    its findings; stop early once ``stop`` is set."""
+    done: list[tuple[int, list[Finding]]] = []
+    for (number, (plain, table)), definition in zip(suites, batches, strict=True):
+        if stop.is_set():
+            break
+        done.append((number, [f for _, found in validate_batch(definition.get_batch(), plain, table, run) for f in found]))
+    return done
 
 
 def validate_batch(batch: Any, plain: dict[str, Any], table: LoadedTable, label: str) -> list[tuple[dict[str, Any], list[Finding]]]:

@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from datapkg.checks.gx_checks import (_blank_rows_only, _load, gx_context, open_connection, plan_runnable,
-                                      validate_batch)
-from datapkg.expectations import CELLS, URE
+from datapkg.checks.gx_checks import (_blank_rows_only, _load, batch_schema, gx_context, open_connection,
+                                      plan_runnable, validate_batch)
+from datapkg.expectations import URE
 from datapkg.loader import RAW_SCHEMA, ROW, LoadedTable, _split, blank_lines_table, extra_cells_table, quote_ident, raw_table
 from datapkg.report import Finding
 from datapkg.sandbox import lock_down
@@ -80,7 +80,7 @@ def expectation_inputs(suite: dict[str, Any], exp: dict[str, Any], resources: se
     inputs: set[Any] = {suite["meta"]["resource"]}
     column = one_column(exp)
     if column is not None:
-        return {(suite["meta"]["resource"], _batch_schema(suite), column)}
+        return {(suite["meta"]["resource"], batch_schema(suite), column)}
     sql = (exp.get("kwargs") or {}).get("unexpected_rows_query") if exp.get("type") == URE else None
     if not isinstance(sql, str):
         return inputs
@@ -94,11 +94,6 @@ def expectation_inputs(suite: dict[str, Any], exp: dict[str, Any], resources: se
         elif name not in CONSTANT:
             return None
     return inputs
-
-
-def _batch_schema(suite: dict[str, Any]) -> str:
-    """The DuckDB schema of a suite's batch: ``raw`` (the cells) or ``main`` (the typed table)."""
-    return RAW_SCHEMA if suite["meta"].get("batch") == CELLS else "main"
 
 
 def column_versions(con: Any, name: str) -> dict[tuple[str, str, str], str]:
@@ -238,7 +233,7 @@ class IncrementalChecks:
             self._source = context.data_sources.add_sql(f"dpkg-watch-{id(self)}-{id(self.con)}",
                                                         connection_string=CONNECTION_STRING,
                                                         kwargs=engine_kwargs(self.con))
-        schema = _batch_schema(suite)
+        schema = batch_schema(suite)
         key = (schema, table.name)
         if key not in self._batches:
             asset = self._source.add_table_asset(f"{schema}-{table.name}", table_name=table.name, schema_name=schema)

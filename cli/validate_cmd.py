@@ -48,6 +48,9 @@ def validate(
                                        "pip install 'dpkg-datapackage[spark]' and a Java runtime)."),
     spark_master: str = typer.Option("local[*]", "--spark-master", metavar="URL",
                                      help="Spark master for --engine spark: local[*], spark://HOST:7077, yarn..."),
+    spark_conf: list[str] = typer.Option([], "--spark-conf", metavar="KEY=VALUE",
+                                         help="A Spark setting for --engine spark (repeatable), e.g. "
+                                              "spark.driver.extraJavaOptions or spark.jars.packages."),
     watch: bool = typer.Option(False, "--watch", help="Stay running: validate again after every save and report "
                                "only what changed (Ctrl-C stops)."),
 ) -> None:
@@ -56,6 +59,7 @@ def validate(
     Exit 0 when valid, 1 when the data has errors, 2 on a usage error or unreadable input.
     """
     from datapkg.renderers import get_renderer
+    from datapkg.spark_frames import spark_conf as spark_conf_pairs
     from datapkg.validate import validate_package
 
     if watch:
@@ -63,7 +67,8 @@ def validate(
     with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
         report = validate_package(path, max_errors=max_errors or None,
                                   allow_remote=allow_remote, data_docs=data_docs, step=step,
-                                  engine=engine.value, spark_master=spark_master)
+                                  engine=engine.value, spark_master=spark_master,
+                                  spark_conf=spark_conf_pairs(spark_conf))
     if interrupted():  # Ctrl-C that a library swallowed (datapkg.cli.entry.guard_interrupt): no verdict
         raise KeyboardInterrupt
     prefix = _prefix(report.stats.get("root"))

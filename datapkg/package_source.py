@@ -22,7 +22,7 @@ from datapkg import strict_json
 from datapkg.errors import UsageError
 
 DESCRIPTOR_NAMES = ("datapackage.json", "datapackage.yaml", "datapackage.yml")
-REMOTE_SCHEMES = ("http", "https", "ftp", "ftps", "s3", "gs")
+REMOTE_SCHEMES = ("http", "https", "ftp", "ftps", "s3", "s3a", "gs")
 #: What a package name or version may keep in a release file name (the rest becomes '-').
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -19,6 +19,7 @@ whose parsing Spark SQL cannot express stays text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from datapkg.package_source import check_relative_path, resource_paths
 
 ROW = "__row"
 REMOTE_SCHEMES = ("s3a://", "https://", "http://")
+HTTP_SCHEMES = ("https://", "http://")  # refused: see location()
 DEFAULT_MASTER = "local[*]"
+MASTER_URL = re.compile(r"local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|spark://[\w.-]+:[0-9]+(,[\w.-]+:[0-9]+)*|yarn|k8s://\S+")
 
 
 @dataclass
@@ -45,35 +48,85 @@ class SparkTable:
     file: str | None = None  # the package-relative path (or URL), as findings name it
 
 
-def spark_session(master: str = DEFAULT_MASTER) -> Any:
+def check_master(master: str) -> str:
+    """``master`` when Spark accepts it as a master URL (``local``, ``local[N]``, ``local[*]``,
+    ``spark://HOST:PORT[,HOST:PORT]``, ``yarn``, ``k8s://URL``); a one-line UsageError otherwise,
+    before any JVM starts."""
+    if not MASTER_URL.fullmatch(master):
+        raise UsageError(f"--spark-master {master!r}: not a Spark master URL (local[*], local[N], "
+                         "spark://HOST:PORT, yarn or k8s://URL)")
+    return master
+
+
+def spark_conf(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` settings (``--spark-conf``) as a dict; keys must be Spark's (``spark.``...)."""
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise UsageError(f"--spark-conf {pair!r}: give KEY=VALUE with a Spark key (spark.…)")
+        conf[key.strip()] = value
+    return conf
+
+
+def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None) -> Any:
     """The Spark session for ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``...): UTC, no UI,
-    no ANSI mode (a value that does not cast is NULL, as with DuckDB's TRY_CAST)."""
+    no ANSI mode (a value that does not cast is NULL, as with DuckDB's TRY_CAST); ``conf``: the
+    user's settings (``--spark-conf``: a truststore, ``spark.jars.packages`` for s3a, credentials),
+    applied when this process starts its Spark driver."""
+    check_master(master)
     try:
         import sqlglot  # noqa: F401 - the rules' SQL is transpiled with it
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("--engine spark needs pyspark and a Java runtime: pip install 'dpkg-datapackage[spark]' "
                          "and apt-get install default-jre-headless") from None
-    session = (SparkSession.builder.master(master).appName("dpkg validate")
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()  # getOrCreate would hand back this process's session on its other master
+    builder = (SparkSession.builder.master(master).appName("dpkg validate")
                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "false").config("spark.sql.shuffle.partitions", "8")
-               .config("spark.ui.showConsoleProgress", "false")
-               .getOrCreate())
+               .config("spark.ui.showConsoleProgress", "false").config("spark.log.level", "ERROR"))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 - the JVM did not start, or the master did not take the application
+        raise UsageError(f"--spark-master {master}: Spark did not start ({one_line(exc)})") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
 
 
 def location(root: Path, rel: str, allow_remote: bool) -> str:
-    """Where Spark reads ``rel`` from: an absolute local path inside the package, or a remote URL."""
+    """Where Spark reads ``rel`` from: an absolute local path inside the package, or an ``s3a://``
+    URL. An ``http(s)://`` URL is refused in one line: Spark's file sources list a file before they
+    read it, and Hadoop's HTTP file system cannot list (Spark 4 says UNSUPPORTED_FILE_SYSTEM)."""
     if rel.lower().startswith(REMOTE_SCHEMES):
         if not allow_remote:
             raise UsageError(f"{rel}: a remote resource; give --allow-remote to let Spark read it")
+        if rel.lower().startswith(HTTP_SCHEMES):
+            raise UsageError(f"{rel}: Spark cannot read http(s) URLs (Hadoop's HTTP file system cannot list a file, "
+                             "which Spark's CSV and Parquet readers need); validate it with the DuckDB engine, "
+                             "or put the file on s3a://")
         return rel
     check_relative_path(rel, "resource path")
     path = (root / rel).resolve()
     if not path.is_file():
         raise UsageError(f"{rel}: the file does not exist")
     return str(path)
+
+
+def remote_resources(descriptor: dict[str, Any], allow_remote: bool) -> dict[str, str]:
+    """Resource name -> URL of each resource Spark reads from a remote store (``s3a://``); the
+    checks of :func:`location` (``--allow-remote``, no ``http(s)``) are made here, before any work."""
+    found = {}
+    for resource in descriptor.get("resources") or []:
+        paths = resource_paths(resource) if isinstance(resource, dict) else []
+        for rel in paths:
+            if isinstance(rel, str) and rel.lower().startswith(REMOTE_SCHEMES):
+                found[str(resource.get("name"))] = location(Path("."), rel, allow_remote)
+    return found
 
 
 def read_resource(spark: Any, root: Path, resource: dict[str, Any], *, allow_remote: bool = False) -> SparkTable:
@@ -89,7 +142,7 @@ def read_resource(spark: Any, root: Path, resource: dict[str, Any], *, allow_rem
     fields = [f for f in schema.get("fields", []) if isinstance(f, dict) and isinstance(f.get("name"), str)]
     where = location(root, paths[0], allow_remote)
     if paths[0].lower().endswith(".parquet") or str(resource.get("format") or "").lower() == "parquet":
-        frame = _with_row_numbers(spark.read.parquet(where), 1)
+        frame = _with_row_numbers(_remote_read(spark, where, lambda: spark.read.parquet(where)), 1)
         table = SparkTable(name, where, frame, fields, schema, file=paths[0])
     else:
         raw = _read_csv(spark, root, resource, paths[0], where, fields).cache()
@@ -127,10 +180,31 @@ def _read_csv(spark: Any, root: Path, resource: dict[str, Any], rel: str, where:
         reader = reader.option("comment", opts.comment)
     text = StructType([StructField(f["name"], StringType()) for f in fields])
     first = (max(opts.header_rows) + 1) if opts.header_rows else 1
-    frame = _with_row_numbers(reader.schema(text).csv(where), first)
+    frame = _with_row_numbers(_remote_read(spark, where, lambda: reader.schema(text).csv(where)), first)
     # Spark reads an empty unquoted cell as NULL, like a cell missing from a short row: both are ''
     # here (the missing-cell rule is named as one Spark cannot run, see datapkg.checks.gx_spark)
     return frame.select(ROW, *[F.coalesce(F.col(f"`{c}`"), F.lit("")).alias(c) for c in frame.columns if c != ROW])
+
+
+def _remote_read(spark: Any, where: str, read: Any) -> Any:
+    """``read()``; for a remote ``where`` a failure (no s3a file system, no bucket, no access) is
+    one UsageError naming the URL, Spark's reason and what Spark needs for s3a."""
+    if not where.lower().startswith(REMOTE_SCHEMES):
+        return read()
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - py4j and pyspark errors, whose first line says why
+        hadoop = spark.sparkContext._jvm.org.apache.hadoop.util.VersionInfo.getVersion()
+        raise UsageError(f"{where}: Spark cannot read it ({one_line(exc)}); s3a:// needs hadoop-aws {hadoop} on Spark's "
+                         f"class path (--spark-conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop}) and "
+                         "the bucket's spark.hadoop.fs.s3a.* settings") from None
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of a Spark/py4j error's message (its Java reason, not py4j's call site), cut at 200 characters."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.getMessage() if java is not None else exc) or type(exc).__name__
+    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
 def _with_row_numbers(frame: Any, first: int) -> Any:

@@ -37,14 +37,32 @@ def structure_checks(source: PackageSource, header_only: set[str]) -> tuple[list
     return findings + run_file_checks(source, header_only=header_only), stats, accepted
 
 
+def _spark_remote(source: PackageSource) -> dict[str, str]:
+    from datapkg.spark_frames import remote_resources
+
+    return remote_resources(source.descriptor, source.allow_remote)
+
+
+def spark_only(findings: list[Finding], remote: dict[str, str]) -> list[Finding]:
+    """``findings`` for the Spark engine, whose ``remote`` resources (name -> ``s3a://`` URL)
+    frictionless cannot open: its ``scheme-error`` on them becomes one warning saying what is not
+    checked on this machine (their rows are checked on Spark)."""
+    kept = [f for f in findings if not (f.check == "scheme-error" and f.resource in remote)]
+    return kept + [Finding(check="read-by-spark-only", severity="warning", resource=name, file=url,
+                           message=f"{url} is read by Spark only: frictionless cannot open it here, so its header, "
+                                   "encoding, bytes and hash are not checked; its rows are checked on Spark")
+                   for name, url in remote.items()]
+
+
 def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
                      step: Callable[[str], None] | None = None, engine: str = "duckdb",
-                     spark_master: str = "local[*]") -> Report:
+                     spark_master: str = "local[*]", spark_conf: dict[str, str] | None = None) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
 
-    ``engine="spark"`` runs the GX suites with GX's Spark engine (master ``spark_master``) on
-    DataFrames Spark reads itself; the descriptor and structure checks stay on this machine.
+    ``engine="spark"`` runs the GX suites with GX's Spark engine (master ``spark_master``, settings
+    ``spark_conf``) on DataFrames Spark reads itself; the descriptor and structure checks stay on
+    this machine.
 
     ``step(message)`` is told which phase runs (a progress display shows it).
 
@@ -54,6 +72,10 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
 
     started = time.perf_counter()
     step = step or (lambda _msg: None)
+    if engine == "spark":  # a bad master URL is refused before any work
+        from datapkg.spark_frames import check_master
+
+        check_master(spark_master)
     if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
         from datapkg.owned_dir import DATA_DOCS, check_owned
 
@@ -61,7 +83,9 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
     with open_package(path, allow_remote=allow_remote) as source:
         step("frictionless and file checks")
         loaded = gx_resources(source.root, source.descriptor)
+        remote = _spark_remote(source) if engine == "spark" else {}
         findings, stats, accepted = structure_checks(source, loaded)
+        findings = spark_only(findings, remote)
         content = None
         if accepted:
             step("curation rules and Great Expectations suites")
@@ -69,7 +93,7 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                 from datapkg.checks.gx_spark import run_spark_checks
 
                 content = run_spark_checks(source.root, source.descriptor, master=spark_master,
-                                           allow_remote=source.allow_remote)
+                                           allow_remote=source.allow_remote, conf=spark_conf)
             else:
                 content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
         return assemble(source, findings, stats, content, loaded, max_errors=max_errors, started=started)

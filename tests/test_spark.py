@@ -79,19 +79,78 @@ def test_remote_resources_need_allow_remote(tmp_path: Path) -> None:
     assert location(tmp_path, "s3a://bucket/data.csv", True) == "s3a://bucket/data.csv"
     with pytest.raises(UsageError, match="--allow-remote"):
         location(tmp_path, "https://example.org/data.csv", False)
+    with pytest.raises(UsageError, match="Spark cannot read http"):  # see test_spark_engine_matches_duckdb
+        location(tmp_path, "https://example.org/data.csv", True)
     with pytest.raises(UsageError, match="does not exist"):
         location(tmp_path, "data/missing.csv", False)
     with pytest.raises(UsageError):
         location(tmp_path, "../outside.csv", False)
 
 
+def remote_package(root: Path, url: str) -> Path:
+    """The seeded package with its ``child`` resource at ``url``."""
+    seeded_package(root)
+    descriptor = json.loads((root / "datapackage.json").read_text())
+    descriptor["resources"][1]["path"] = url
+    (root / "datapackage.json").write_text(json.dumps(descriptor))
+    return root
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--spark-master", "bogus://x"], "--spark-master 'bogus://x': not a Spark master URL"),
+    (["--spark-conf", "no-equals"], "--spark-conf 'no-equals': give KEY=VALUE with a Spark key"),
+    (["--spark-conf", "hadoop.x=1"], "--spark-conf 'hadoop.x=1': give KEY=VALUE with a Spark key"),
+    (["--allow-remote"], "http://127.0.0.1:9/child.csv: Spark cannot read http(s) URLs"),
+    ([], "http://127.0.0.1:9/child.csv' is remote; it is not fetched unless you pass --allow-remote"),
+])
+def test_spark_usage_errors_before_spark_starts(tmp_path: Path, args: list[str], message: str) -> None:
+    """Refused in one line, exit 2, before any JVM or download: nothing listens on port 9."""
+    from datapkg.cli.main import app
+    from typer.testing import CliRunner
+
+    root = remote_package(tmp_path / "pkg", "http://127.0.0.1:9/child.csv")
+    done = CliRunner().invoke(app, ["validate", str(root), "--engine", "spark", *args])
+    assert done.exit_code == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_s3a_resources_are_spark_only() -> None:
+    """frictionless cannot open s3a://: on the Spark engine its scheme-error on such a resource is one
+    warning naming what this machine does not check; other findings stay."""
+    from datapkg.report import Finding
+    from datapkg.spark_frames import remote_resources
+    from datapkg.validate import spark_only
+
+    descriptor = {"resources": [{"name": "a", "path": "s3a://b/a.csv"}, {"name": "c", "path": "c.csv"}]}
+    assert remote_resources(descriptor, True) == {"a": "s3a://b/a.csv"}
+    with pytest.raises(UsageError, match="--allow-remote"):
+        remote_resources(descriptor, False)
+    scheme = Finding(check="scheme-error", message='scheme "s3a" is not supported', resource="a", file="s3a://b/a.csv")
+    other = Finding(check="scheme-error", message="x", resource="c", file="c.csv")
+    kept = spark_only([scheme, other], {"a": "s3a://b/a.csv"})
+    assert kept[0] is other and [(f.check, f.severity, f.resource) for f in kept[1:]] == [("read-by-spark-only", "warning", "a")]
+    assert "header, encoding, bytes and hash are not checked" in kept[1].message
+
+
 # --- with Spark ----------------------------------------------------------------------------------
 
-def _spark_or_skip() -> Any:
-    pytest.importorskip("pyspark", reason="pyspark is not installed (scripts/ensure_spark.sh installs it)")
-    pytest.importorskip("sqlglot", reason="sqlglot (the [spark] extra) is not installed")
+def _spark_or_skip_reason() -> str:
+    """Why the Spark tests cannot run here ('' when they can)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (scripts/ensure_spark.sh installs it)"
+    if importlib.util.find_spec("sqlglot") is None:
+        return "sqlglot (the [spark] extra) is not installed"
     if shutil.which("java") is None:
-        pytest.skip("no Java runtime (apt-get install default-jre-headless; scripts/ensure_spark.sh)")
+        return "no Java runtime (apt-get install default-jre-headless; scripts/ensure_spark.sh)"
+    return ""
+
+
+def _spark_or_skip() -> Any:
+    reason = _spark_or_skip_reason()
+    if reason:
+        pytest.skip(reason)
     from datapkg.spark_frames import spark_session
 
     return spark_session("local[2]")
@@ -123,18 +182,39 @@ def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
     assert [(s, t) for s, t, _ in run.not_on_spark] == [("child-rules", "unexpected_rows_expectation"),
                                                          ("child-rules", "expect_column_values_to_be_null")]
     assert "JSON_VALID" in run.not_on_spark[0][2] and "row:extra-cell" in run.not_on_spark[1][2]
-    # the whole command: the same error findings on both engines; what Spark cannot run is named
+    # the whole command: the same findings on both engines; what Spark cannot run is named
+    assert_same_findings(root, ["--engine", "spark", "--spark-master", "local[2]"])
+    # why http(s) resources are refused on Spark: its file sources cannot list a file on Hadoop's HTTP file system
+    from release_server import Behaviour, ReleaseServer
+
+    with ReleaseServer(Behaviour(files={"child.csv": CHILD.encode()})) as server:
+        with pytest.raises(Exception, match="UNSUPPORTED_FILE_SYSTEM"):
+            spark.read.csv(server.url("child.csv"))
+    # s3a:// without hadoop-aws on the class path: one line naming what Spark needs
+    s3a = remote_package(tmp_path / "s3a", "s3a://bucket/child.csv")
+    descriptor = json.loads((s3a / "datapackage.json").read_text())
+    with pytest.raises(UsageError, match=r"s3a://bucket/child.csv: Spark cannot read it \(.*s3a.*\); s3a:// needs "
+                                         r"hadoop-aws 3\.\d+\.\d+ on Spark's class path"):
+        read_package(spark, s3a, descriptor, allow_remote=True)
+
+
+def engine_findings(root: Path, args: list[str]) -> tuple[int, list[dict], list[dict]]:
+    """``dpkg validate ROOT --format json ARGS``: exit code, findings, and the ``not-on-spark`` lines."""
     from datapkg.cli.main import app
     from typer.testing import CliRunner
 
-    def errors(args: list[str]) -> tuple[int, set[tuple], list[dict]]:
-        done = CliRunner().invoke(app, ["validate", str(root), "--format", "json", *args])
-        data = json.loads(done.stdout)
-        found = [f for f in data["errors"] if f.get("severity", "error") == "error"]
-        return (done.exit_code, {(f["check"], f.get("file"), f.get("row"), f.get("field")) for f in found},
-                [f for f in data["errors"] if f.get("severity", "error") != "error"])
+    done = CliRunner().invoke(app, ["validate", str(root), "--format", "json", *args])
+    found = json.loads(done.stdout)["errors"]
+    return (done.exit_code, [f for f in found if f["check"] != "not-on-spark"],
+            [f for f in found if f["check"] == "not-on-spark"])
 
-    duck_code, duck, duck_warnings = errors([])
-    spark_code, on_spark, spark_warnings = errors(["--engine", "spark", "--spark-master", "local[2]"])
-    assert duck_code == spark_code == 1 and on_spark == duck and {(r, f) for _c, _f, r, f in duck} == SEEDED
-    assert [w for w in spark_warnings if w["check"] != "not-on-spark"] == duck_warnings
+
+def assert_same_findings(root: Path, spark_args: list[str]) -> list[dict]:
+    """The seeded package gives the same findings (check, file, row, field, message...) and exit
+    code on the DuckDB engine and with ``spark_args``; returns Spark's ``not-on-spark`` lines."""
+    duck_code, duck, duck_skipped = engine_findings(root, [])
+    spark_code, on_spark, skipped = engine_findings(root, spark_args)
+    assert duck_code == spark_code == 1 and not duck_skipped
+    assert on_spark == duck and {(f["row"], f["field"]) for f in duck if f["severity"] == "error"} == SEEDED
+    assert skipped and all(f["severity"] == "warning" for f in skipped)
+    return skipped

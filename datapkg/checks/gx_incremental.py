@@ -27,7 +27,8 @@ from typing import Any
 from datapkg.checks.gx_checks import (_blank_rows_only, _load, batch_schema, gx_context, open_connection,
                                       plan_runnable, validate_batch)
 from datapkg.expectations import URE
-from datapkg.loader import RAW_SCHEMA, ROW, LoadedTable, _split, blank_lines_table, extra_cells_table, quote_ident, raw_table
+from datapkg.loader import (RAW_SCHEMA, ROW, LoadedTable, _drop, _split, _stage_name, blank_lines_table, extra_cells_table,
+                            quote_ident, raw_table, row_numbers_table)
 from datapkg.report import Finding
 from datapkg.sandbox import lock_down
 
@@ -40,8 +41,14 @@ STRUCTURE_SUFFIXES = ("#blank", "#extra")
 
 
 def resource_tables(name: str) -> list[str]:
-    """Every DuckDB table the loader makes for resource ``name`` (typed, cells, row structure)."""
+    """The DuckDB tables (or views) the checks read for resource ``name`` (typed, cells, row structure)."""
     return [quote_ident(name), raw_table(name), blank_lines_table(name), extra_cells_table(name)]
+
+
+def _drop_resource(con: Any, name: str) -> None:
+    """Drop every table and view the loader made for ``name`` (views first: they read the tables)."""
+    for table in resource_tables(name) + [_stage_name(name), row_numbers_table(name)]:
+        _drop(con, *_split(table))
 
 
 def _unbraced(sql: str, table: str) -> str:
@@ -185,8 +192,7 @@ class IncrementalChecks:
 
     def _reload(self, root: Path, descriptor: dict[str, Any], name: str) -> None:
         """Load resource ``name`` again (in a scratch connection) and copy its tables into ours."""
-        for table in resource_tables(name):
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_resource(self.con, name)
         self.tables.pop(name, None)
         self._versions = {k: v for k, v in self._versions.items() if not (isinstance(k, tuple) and k[0] == name)}
         self._versions[name] = self._versions.get(name, 0) + 1

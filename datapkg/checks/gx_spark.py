@@ -137,7 +137,8 @@ def not_on_spark_findings(run: SparkRun) -> list[Finding]:
             for suite, kind, reason in run.not_on_spark]
 
 
-def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allow_remote: bool = False) -> list[Finding]:
+def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allow_remote: bool = False,
+                     conf: dict[str, str] | None = None) -> list[Finding]:
     """The package's GX suites (the DuckDB engine's: derived from the Table Schemas, with the
     curation rules, plus ``validations/``) on GX's Spark engine; findings in the report model, and a
     warning per expectation Spark cannot run. The curation rules' helper tables (code lists, article
@@ -152,7 +153,7 @@ def run_spark_checks(root: Any, descriptor: dict[str, Any], *, master: str, allo
     from datapkg.spark_frames import read_package, spark_session
 
     root = Path(root)
-    spark = spark_session(master)
+    spark = spark_session(master, conf)
     tables = read_package(spark, root, descriptor, allow_remote=allow_remote)
     con = duckdb.connect()  # the curation rules are planned as the DuckDB engine plans them
     try:

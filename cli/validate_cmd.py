@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from datapkg.cli.entry import interrupted
+from datapkg.cli.entry import console_process, interrupted
 from datapkg.cli.terminal import echo, progress_steps
 
 
@@ -62,6 +62,10 @@ def validate(
     from datapkg.spark_frames import spark_conf as spark_conf_pairs
     from datapkg.validate import validate_package
 
+    if engine is Engine.duckdb and console_process():  # this process never needs GX's Spark integration
+        from datapkg.checks.gx_checks import without_spark
+
+        without_spark()
     if watch:
         _watch(path, max_errors, allow_remote, data_docs)
     with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:

@@ -82,6 +82,21 @@ def file_rows_resources(schemas: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def rows_may_name_files(root: Path, descriptor: dict[str, Any]) -> bool:
+    """True unless the descriptor alone shows that no table names files (:func:`file_rows_resources`),
+    i.e. the database's ``texts`` table, and the files the release carries for it, may not be empty."""
+    from datapkg.loader import is_tabular, resource_schema
+
+    schemas = {}
+    for resource in descriptor.get("resources") or []:
+        if isinstance(resource, dict) and is_tabular(resource):
+            try:
+                schemas[str(resource.get("name"))] = resource_schema(root, resource)
+            except UsageError:  # unreadable: the writer says why; meanwhile assume it may name files
+                return True
+    return bool(file_rows_resources(schemas))
+
+
 # --- schema to DDL ---------------------------------------------------------------------------
 
 def _topological(names: list[str], deps: dict[str, set[str]]) -> list[str]:
@@ -252,13 +267,15 @@ def _comment(con: Any, what: str, target: str, text: str) -> None:
 
 def create_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
                     step: Callable[[str], None] | None = None, memory_limit: str | None = None,
-                    threads: int = 1) -> DatabaseInfo:
+                    threads: int = 1, known: dict[str, str] | None = None) -> DatabaseInfo:
     """Build the DuckDB database of the package at ``root`` into the new file ``target``.
 
     Each table is read once into an all-VARCHAR stage and written, typed and keyed, straight into
     ``target`` (no typed copy in memory). ``memory_limit`` (DuckDB's syntax, e.g. ``"512MB"``)
     caps DuckDB's buffers; the stage then spills to a temporary folder (``TMPDIR``), so memory
     stays flat in the number of rows. The file is in storage format :data:`STORAGE_VERSION`.
+    ``known``: SHA-256 digests of input files the caller has just computed (a
+    :func:`datapkg.db_inputs.manifest`), recorded as they are instead of reading the files again.
     """
     import tempfile
 
@@ -272,13 +289,13 @@ def create_database(target: Path, root: Path, descriptor_name: str, descriptor: 
         con = duckdb.connect(config=config)
         try:
             con.execute(f"SET disabled_compression_methods = {lit(DISABLED_COMPRESSION)}")
-            return _create(con, target, root, descriptor_name, descriptor, step)
+            return _create(con, target, root, descriptor_name, descriptor, step, known or {})
         finally:
             con.close()
 
 
 def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
-            step: Callable[[str], None]) -> DatabaseInfo:
+            step: Callable[[str], None], known: dict[str, str]) -> DatabaseInfo:
     from datapkg.loader import UnsupportedResource, is_tabular, load_resource, resource_schema
 
     info = DatabaseInfo()
@@ -307,7 +324,9 @@ def _create(con: Any, target: Path, root: Path, descriptor_name: str, descriptor
     _create_views(con, schemas, info, descriptor)
     step("recording inputs")
     files = input_files(root, descriptor_name, descriptor, info.text_files)
-    entries = manifest(root, [f for f in files if f != descriptor_name])  # the descriptor: by its digest
+    files = [f for f in files if f != descriptor_name]  # the descriptor: by its digest
+    entries = dict(sorted({**manifest(root, [f for f in files if f not in known]),
+                           **{f: known[f] for f in files if f in known}}.items()))
     con.execute(f"CREATE SCHEMA out.{META_SCHEMA}")
     con.execute(f"CREATE TABLE out.{META_SCHEMA}.inputs (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL)")
     con.executemany(f"INSERT INTO out.{META_SCHEMA}.inputs VALUES (?, ?)", sorted(entries.items()))

@@ -182,12 +182,16 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
             cur.close()
 
 
+def batch_schema(plain: dict[str, Any]) -> str:
+    """The DuckDB schema of a suite's batch: ``raw`` (the cells, a ``.cells`` suite) or ``main`` (typed)."""
+    return RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
+
+
 def _batch_definitions(source: Any, suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Any]:
     """A whole-table batch definition of ``source`` for each suite's table (cells or typed)."""
     batches = []
     for number, (plain, table) in enumerate(suites):
-        schema = RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
-        asset = source.add_table_asset(f"{number}-{plain['name']}", table_name=table.name, schema_name=schema)
+        asset = source.add_table_asset(f"{number}-{plain['name']}", table_name=table.name, schema_name=batch_schema(plain))
         batches.append(asset.add_batch_definition_whole_table("all"))
     return batches
 
@@ -200,24 +204,33 @@ def _validate_lane(run: str, batches: list[Any], suites: list[tuple[int, tuple[d
     for (number, (plain, table)), definition in zip(suites, batches, strict=True):
         if stop.is_set():
             break
-        findings: list[Finding] = []
-        batch = definition.get_batch()
-        verdicts = batch.validate(_gx_suite(plain, f"{run}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
-        failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
-        if failed:
-            detail = {**plain, "expectations": failed}
-            results = batch.validate(_gx_suite(detail, f"{run}-{plain['name']}-failed"), result_format=_result_format()).results
-            findings += _findings(detail, table, results)
-        done.append((number, findings))
+        done.append((number, [f for _, found in validate_batch(definition.get_batch(), plain, table, run) for f in found]))
     return done
 
 
+def validate_batch(batch: Any, plain: dict[str, Any], table: LoadedTable, label: str) -> list[tuple[dict[str, Any], list[Finding]]]:
+    """Validate the suite ``plain`` on one GX ``batch``; (expectation, its findings) for each that failed.
+
+    GX first decides pass/fail only (``BOOLEAN_ONLY``: a few aggregate queries per suite) and
+    lists the failing rows (``COMPLETE``) of the failed expectations only. ``label`` names the
+    ad-hoc GX suites (unique per run).
+    """
+    verdicts = batch.validate(_gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
+    failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
+    if not failed:
+        return []
+    detail = {**plain, "expectations": failed}
+    results = batch.validate(_gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=_result_format()).results
+    return [(exp, _findings_of(detail, exp, result, table)) for exp, result in _in_order(detail, results)]
+
+
+def _findings_of(plain: dict[str, Any], exp: dict[str, Any], result: Any, table: LoadedTable) -> list[Finding]:
+    file = plain["meta"]["file"] if plain["meta"].get("file") and raised(result) else table.file
+    return findings_from_result(plain, exp, result, file)
+
+
 def _findings(plain: dict[str, Any], table: LoadedTable, results: list[Any]) -> list[Finding]:
-    findings: list[Finding] = []
-    for exp, result in _in_order(plain, results):
-        file = plain["meta"]["file"] if plain["meta"].get("file") and raised(result) else table.file
-        findings += findings_from_result(plain, exp, result, file)
-    return findings
+    return [f for exp, result in _in_order(plain, results) for f in _findings_of(plain, exp, result, table)]
 
 
 def _with_docs(context: Any, run: str, suites: list[tuple[dict[str, Any], LoadedTable]], batches: list[Any],
@@ -284,45 +297,60 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
     ``resources`` limits the run to those names (default: :func:`gx_resources`); ``schema=False``
     runs the curation rules only, ``curation=False`` all but them.
     """
-    import duckdb
-
-    from datapkg.checks.curation import plan_curation_queries
-
     root = Path(root)
     loadable = gx_resources(root, descriptor)
     wanted = loadable if resources is None else set(resources) & loadable
     spill = tempfile.mkdtemp(prefix="dpkg-gx-")
-    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill})
+    con = open_connection(spill)
     try:
         findings: list[Finding] = []
         tables = _load(con, root, descriptor, loadable, findings)  # the suites' SQL may name any of them
         if not schema:
             findings = []  # an unreadable file is the schema checks' (and frictionless') to report
-        rules = plan_curation_queries(con, root, descriptor, preloaded=set(tables)) if curation else []
-        suites = plain_suites(root, descriptor, rules)
-        if not schema:
-            suites = [{**s, "expectations": [e for e in s["expectations"] if e["meta"]["dpkg"].get("rule")]} for s in suites]
-        else:
-            suites += read_suite_files(root)
         lock_down(con)  # the package's tables are in: from here on its SQL runs sandboxed
-        runnable = []
-        for suite in _resolvable(suites, set(tables)):
-            if suite["meta"].get("file"):
-                suite, refused = _one_select_each(con, suite)
-                findings += refused
-            table = tables.get(suite["meta"]["resource"]) if suite["meta"]["resource"] in wanted else None
-            if table is None and suite["meta"].get("file"):
-                findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
-                                        message=f"suite {suite.get('name')!r} checks resource {suite['meta']['resource']!r}, "
-                                                "which is not a local tabular resource of this package"))
-            elif table is not None and suite["expectations"]:
-                runnable.append((suite, table))
+        planned, runnable = plan_runnable(con, root, descriptor, tables, wanted, schema=schema, curation=curation)
+        findings += planned
         if not runnable and data_docs is None:
             return findings  # nothing for GX to check: GX is not started
         return _blank_rows_only(findings + validate_suites(con, runnable, data_docs))
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def open_connection(spill: str) -> Any:
+    """A DuckDB connection for the checks, capped at :data:`DUCKDB_MEMORY`, spilling into ``spill``."""
+    import duckdb
+
+    return duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill})
+
+
+def plan_runnable(con: Any, root: Path, descriptor: dict[str, Any], tables: dict[str, LoadedTable], wanted: set[str],
+                  *, schema: bool = True, curation: bool = True) -> tuple[list[Finding], list[tuple[dict[str, Any], LoadedTable]]]:
+    """The suites to run on the ``tables`` loaded into ``con`` (locked down): (findings about the
+    suites themselves, [(suite, its table)]). Adds what the curation rules need to ``con``."""
+    from datapkg.checks.curation import plan_curation_queries
+
+    findings: list[Finding] = []
+    rules = plan_curation_queries(con, root, descriptor, preloaded=set(tables)) if curation else []
+    suites = plain_suites(root, descriptor, rules)
+    if not schema:
+        suites = [{**s, "expectations": [e for e in s["expectations"] if e["meta"]["dpkg"].get("rule")]} for s in suites]
+    else:
+        suites += read_suite_files(root)
+    runnable = []
+    for suite in _resolvable(suites, set(tables)):
+        if suite["meta"].get("file"):
+            suite, refused = _one_select_each(con, suite)
+            findings += refused
+        table = tables.get(suite["meta"]["resource"]) if suite["meta"]["resource"] in wanted else None
+        if table is None and suite["meta"].get("file"):
+            findings.append(Finding(check="gx-suite-error", file=suite["meta"]["file"],
+                                    message=f"suite {suite.get('name')!r} checks resource {suite['meta']['resource']!r}, "
+                                            "which is not a local tabular resource of this package"))
+        elif table is not None and suite["expectations"]:
+            runnable.append((suite, table))
+    return findings, runnable
 
 
 def _resolvable(suites: list[dict[str, Any]], tables: set[str]) -> list[dict[str, Any]]:

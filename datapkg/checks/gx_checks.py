@@ -118,11 +118,12 @@ def _gx_suite(plain: dict[str, Any], name: str) -> Any:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     meta = {k: v for k, v in (plain.get("meta") or {}).items() if k != "great_expectations_version"}
-    suite = gx.ExpectationSuite(name=name, meta=meta)
-    for number, exp in enumerate(plain["expectations"]):  # GX orders its results its own way: the number finds ours
-        suite.add_expectation(ExpectationConfiguration(type=exp["type"], kwargs=exp.get("kwargs") or {},
-                                                       meta={**(exp.get("meta") or {}), INDEX_KEY: number}).to_domain_obj())
-    return suite
+    # given to the constructor, not added one by one: add_expectation compares each new expectation
+    # with every one before it (the suites are deduplicated already, :func:`datapkg.expectations.plain_suites`)
+    return gx.ExpectationSuite(name=name, meta=meta, expectations=[  # GX orders its results its own way: the number finds ours
+        ExpectationConfiguration(type=exp["type"], kwargs=exp.get("kwargs") or {},
+                                 meta={**(exp.get("meta") or {}), INDEX_KEY: number}).to_domain_obj()
+        for number, exp in enumerate(plain["expectations"])])
 
 
 def _in_order(plain: dict[str, Any], results: list[Any]) -> list[tuple[dict[str, Any], Any]]:

@@ -142,24 +142,21 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
     Without Data Docs, GX first decides pass/fail only (``BOOLEAN_ONLY``: a few aggregate queries
     per suite) and lists the failing rows (``COMPLETE``) of the failed expectations only.
     """
-    from datapkg.gx_duckdb import CONNECTION_STRING, engine_kwargs
-
     context = gx_context()
     run = f"dpkg-{next(_run_ids)}"
     if data_docs is not None:
-        source = context.data_sources.add_sql(run, connection_string=CONNECTION_STRING, kwargs=engine_kwargs(con))
         try:
-            return _with_docs(context, run, suites, _batch_definitions(source, suites), Path(data_docs))
+            return _with_docs(context, run, suites, _batch_definitions(context, run, con, suites), Path(data_docs))
         finally:
-            context.data_sources.delete(run)
+            if run in context.data_sources.all():
+                context.data_sources.delete(run)
     lanes = max(1, min(GX_LANES, os.cpu_count() or 1, len(suites)))
     numbered = list(enumerate(suites))
     shares = [numbered[i::lanes] for i in range(lanes)]
     cursors = [con.cursor() for _ in shares]
     names = [f"{run}-{i}" for i in range(lanes)]
     try:
-        jobs = [(_batch_definitions(context.data_sources.add_sql(name, connection_string=CONNECTION_STRING,
-                                                                  kwargs=engine_kwargs(cur)), [s for _, s in share]), share)
+        jobs = [(_batch_definitions(context, name, cur, [s for _, s in share]), share)
                 for name, cur, share in zip(names, cursors, shares)]
         stop = threading.Event()
         pool = ThreadPoolExecutor(lanes)
@@ -187,13 +184,25 @@ def batch_schema(plain: dict[str, Any]) -> str:
     return RAW_SCHEMA if plain["meta"].get("batch") == CELLS else "main"
 
 
-def _batch_definitions(source: Any, suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Any]:
-    """A whole-table batch definition of ``source`` for each suite's table (cells or typed)."""
-    batches = []
-    for number, (plain, table) in enumerate(suites):
-        asset = source.add_table_asset(f"{number}-{plain['name']}", table_name=table.name, schema_name=batch_schema(plain))
-        batches.append(asset.add_batch_definition_whole_table("all"))
-    return batches
+def _batch_definitions(context: Any, name: str, con: Any, suites: list[tuple[dict[str, Any], LoadedTable]]) -> list[Any]:
+    """Add GX SQL data source ``name`` on the DuckDB connection ``con`` to ``context``, with a table
+    asset and a whole-table batch definition for each suite's table (cells or typed); return those
+    batch definitions in the suites' order.
+
+    The data source is added with all its assets at once: GX writes its whole configuration out
+    again after each ``add_table_asset`` and ``add_batch_definition_whole_table``.
+    """
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.datasource.fluent.sql_datasource import SQLDatasource, TableAsset
+
+    from datapkg.gx_duckdb import CONNECTION_STRING, engine_kwargs
+
+    assets = [TableAsset(name=f"{number}-{plain['name']}", table_name=table.name, schema_name=batch_schema(plain),
+                         batch_definitions=[BatchDefinition(name="all")])
+              for number, (plain, table) in enumerate(suites)]
+    source = context.data_sources.add_sql(SQLDatasource(name=name, connection_string=CONNECTION_STRING,
+                                                        kwargs=engine_kwargs(con), assets=assets))
+    return [source.get_asset(asset.name).get_batch_definition("all") for asset in assets]
 
 
 def _validate_lane(run: str, batches: list[Any], suites: list[tuple[int, tuple[dict[str, Any], LoadedTable]]],

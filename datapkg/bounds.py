@@ -9,24 +9,25 @@ are refused. Each refusal is one line naming the limit and its environment varia
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
+import importlib
 import io
-import lzma
+import lzma  # loaded by shutil anyway; gzip (not otherwise loaded on dpkg query's path) is imported when met
 from pathlib import Path
 from typing import IO, Any
 
 from datapkg.limits import MAX_COLUMNS, MAX_HEADER, MAX_RATIO, MAX_UNZIPPED
 
-OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+#: The module whose ``open`` reads each compressed suffix (imported only when such a file is met).
+OPENERS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
 CHUNK = 1 << 20
 RATIO_FLOOR = 1 << 20  #: the ratio is checked once the output is larger than this (as for zip members)
 
 
 def _opener(path: Path, resource: dict[str, Any]) -> Any:
     compression = str(resource.get("compression") or "").lower()
-    return OPENERS.get(path.suffix.lower()) or OPENERS.get(f".{compression}")
+    module = OPENERS.get(path.suffix.lower()) or OPENERS.get(f".{compression}")
+    return importlib.import_module(module).open if module else None
 
 
 def check_decompression(path: Path, what: str, opener: Any) -> None:

@@ -51,24 +51,28 @@ def descriptor_digest(descriptor: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_key(entries: dict[str, str], descriptor: dict[str, Any]) -> str:
-    """One hash over a manifest and the descriptor."""
-    both = {"descriptor": descriptor_digest(descriptor), "files": entries}
+def content_key(entries: dict[str, str], descriptor: dict[str, Any], digest: str | None = None) -> str:
+    """One hash over a manifest and the descriptor (``digest``: its :func:`descriptor_digest`, when known)."""
+    both = {"descriptor": digest or descriptor_digest(descriptor), "files": entries}
     return hashlib.sha256(json.dumps(both, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(root: Path, descriptor_name: str, descriptor: dict[str, Any]) -> tuple[str, dict[str, str]]:
+def cache_key(root: Path, descriptor_name: str, descriptor: dict[str, Any]) -> tuple[str, dict[str, str], str]:
     """The key of a package's query cache (its descriptor and the files it names, before any row is
-    read) and the manifest of those files (for :func:`is_up_to_date`, so that no file is hashed twice)."""
+    read), the manifest of those files and the descriptor's digest (for :func:`is_up_to_date`, so
+    that nothing is hashed twice)."""
     files = [f for f in input_files(root, descriptor_name, descriptor, []) if f != descriptor_name]
     entries = manifest(root, files)
-    return content_key(entries, descriptor), entries
+    digest = descriptor_digest(descriptor)
+    return content_key(entries, descriptor, digest), entries, digest
 
 
-def is_up_to_date(con: Any, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> bool:
+def is_up_to_date(con: Any, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None,
+                  digest: str | None = None) -> bool:
     """True when the database of ``con`` was made from this descriptor and exactly the files now at ``root``.
 
-    ``known``: digests of some of those files just computed (a :func:`manifest`), used instead of reading them again.
+    ``known``: digests of some of those files just computed (a :func:`manifest`), used instead of
+    reading them again; ``digest``: the descriptor's :func:`descriptor_digest`, when computed.
     """
     try:
         rows = con.execute(f"SELECT 'file', path, sha256 FROM {META_SCHEMA}.inputs "
@@ -77,7 +81,7 @@ def is_up_to_date(con: Any, root: Path, descriptor: dict[str, Any], known: dict[
         return False
     recorded = {path: digest for kind, path, digest in rows if kind == "file"}
     info = {key: value for kind, key, value in rows if kind == "info"}
-    if info.get("descriptor") != descriptor_digest(descriptor):
+    if info.get("descriptor") != (digest or descriptor_digest(descriptor)):
         return False
     for rel, digest in recorded.items():
         path = root / rel

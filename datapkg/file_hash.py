@@ -9,9 +9,9 @@ CHUNK = 1 << 20
 
 
 def digest_of(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in chunks."""
+    """Hex digest of a file, read in chunks (unbuffered: no buffer to allocate and clear per file)."""
     digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
+    with open(path, "rb", buffering=0) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from datapkg.errors import UsageError
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-@dataclass(frozen=True)
-class Limit:
-    """A bound: its environment variable, default, what it bounds and whether it is a size."""
+class Limit(NamedTuple):
+    """A bound: its environment variable, default, what it bounds and whether it is a size.
+
+    (A named tuple, not a frozen dataclass: this module is on ``dpkg query``'s start-up path.)
+    """
 
     var: str
     default: int
@@ -63,13 +65,36 @@ _KINDS = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: 
           stat.S_IFSOCK: "socket", stat.S_IFDIR: "folder"}
 
 
-def regular_file(root: Path, rel: str, what: str, limit: Limit | None = None) -> Path:
+def real_path(path: str, known: dict[str, str] | None = None) -> str:
+    """``os.path.realpath(path)``. With ``known`` (real paths found before, filled in here), each
+    folder is resolved once: a name that is not a symbolic link lies in its folder's real path,
+    so checking the many files of one package costs one ``lstat`` per file, not one per part."""
+    if known is None:
+        return os.path.realpath(path)
+    if path not in known:
+        folder, name = os.path.split(path)
+        if not folder or name in ("", ".", "..") or os.path.islink(path):
+            known[path] = os.path.realpath(path)
+        else:
+            known[path] = os.path.join(real_path(folder, known), name)
+    return known[path]
+
+
+def is_within(base: str, real: str) -> bool:
+    """True when the real path ``real`` is the real folder ``base`` or lies inside it."""
+    return real == base or real.startswith(base if base.endswith(os.sep) else base + os.sep)
+
+
+def regular_file(root: Path, rel: str, what: str, limit: Limit | None = None, *,
+                 known: dict[str, str] | None = None) -> Path:
     """``root / rel`` when it is a regular file inside ``root`` (symbolic links followed) and
     within ``limit``; a one-line UsageError otherwise. Checked with ``os.stat`` before any open,
-    so that a FIFO or a device is never opened. A missing file raises ``FileNotFoundError``."""
+    so that a FIFO or a device is never opened. A missing file raises ``FileNotFoundError``.
+    ``known``: real paths already resolved (see :func:`real_path`), shared by the calls that
+    check one package."""
     path = Path(root) / rel
     info = os.stat(path)
-    if not path.resolve().is_relative_to(Path(root).resolve()):
+    if not is_within(real_path(str(root), known), real_path(str(path), known)):
         raise UsageError(f"{what} {rel!r} resolves outside the package (symbolic link); refused")
     if not stat.S_ISREG(info.st_mode):
         kind = _KINDS.get(stat.S_IFMT(info.st_mode), "special file")

@@ -391,11 +391,12 @@ def _stage_name(target: str) -> str:
 
 
 def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns: list[str], target: str,
-              name: str, *, lazy: bool) -> int:
+              name: str, *, lazy: bool, keep_stage: bool = False) -> int:
     """Read one CSV file into ``target`` (all VARCHAR, ``__row`` first); return the data row count.
 
     DuckDB reads the file once into ``raw."<name>#cells"``; ``target`` is a view over it when
-    ``lazy`` (no second copy: what the GX path uses at a million rows), else a table.
+    ``lazy``, or when ``keep_stage`` and the view is a plain projection of that table (no second
+    copy of the cells), else a table.
     """
     import duckdb
 
@@ -483,10 +484,11 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
         select.append(f"{cols[i]} AS {quote_ident(column)}" if i < width else f"NULL::VARCHAR AS {quote_ident(column)}")
     query = f"SELECT {', '.join(select)} FROM {source} WHERE {number_sql} >= {first_data}"
     _drop(con, *_split(target))
-    if lazy:
+    if lazy or (keep_stage and number_sql != "m.n"):
         con.execute(f"CREATE VIEW {target} AS {query}")
     else:
-        con.execute(f"CREATE TABLE {target} AS {query} ORDER BY 1")
+        # a scan keeps the file's order (DuckDB preserves insertion order); a join needs the sort
+        con.execute(f"CREATE TABLE {target} AS {query}" + (" ORDER BY 1" if number_sql == "m.n" else ""))
         con.execute(f"DROP TABLE IF EXISTS {stage}")
         con.execute(f"DROP TABLE IF EXISTS {numbers_table}")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
@@ -618,7 +620,8 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
     elif len(paths) == 1 and (fmt in TABULAR_FORMATS | {""}) and not paths[0].lower().endswith((".xlsx", ".xls", ".ods", ".json", ".parquet")):
         rel = paths[0]
         check_relative_path(rel, f"resource '{name}' path")
-        rows = _load_csv(con, root, resource, rel, columns, target, name, lazy=lazy and not raw)
+        rows = _load_csv(con, root, resource, rel, columns, target, name, lazy=lazy and not raw,
+                         keep_stage=keep_raw and not raw)
     else:
         raise UnsupportedResource(f"resource '{name}': only single-file CSV/TSV and inline data load into DuckDB")
     if raw:
@@ -631,7 +634,7 @@ def load_resource(con: Any, root: Path, resource: dict[str, Any], *, raw: bool =
     if lazy:
         con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(select)} FROM {raw_name}")
     else:
-        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_name} ORDER BY {ROW}")
+        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(select)} FROM {raw_name}")  # in the cells' order
     loaded = LoadedTable(name, rel, fields, rows, table, raw_name, schema)
     if on_cast_error == "raise":
         failures = cast_failures(con, loaded, limit=3)

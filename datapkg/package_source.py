@@ -13,8 +13,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,16 +26,25 @@ REMOTE_SCHEMES = ("http", "https", "ftp", "ftps", "s3", "s3a", "gs")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@dataclass
 class PackageSource:
-    """A package ready to check: its root folder, descriptor file and parsed descriptor."""
+    """A package ready to check: its root folder, descriptor file and parsed descriptor.
 
-    root: Path
-    descriptor_path: Path
-    descriptor: dict[str, Any]
-    origin: str
-    _tmpdir: Path | None = field(default=None, repr=False)
-    allow_remote: bool = False  #: network access allowed (--allow-remote)
+    ``origin`` is what the user named; ``_tmpdir`` a temporary folder this source owns (removed
+    on :meth:`close`); ``allow_remote``: network access allowed (--allow-remote). (A plain class,
+    not a dataclass: this module is on ``dpkg query``'s start-up path.)
+    """
+
+    def __init__(self, root: Path, descriptor_path: Path, descriptor: dict[str, Any], origin: str,
+                 _tmpdir: Path | None = None, allow_remote: bool = False) -> None:
+        self.root, self.descriptor_path, self.descriptor, self.origin = root, descriptor_path, descriptor, origin
+        self._tmpdir, self.allow_remote = _tmpdir, allow_remote
+
+    def __repr__(self) -> str:
+        return f"PackageSource(root={self.root!r}, origin={self.origin!r})"
+
+    def adopt(self, tmpdir: Path, origin: str) -> PackageSource:
+        """This package, as ``origin``, owning the temporary folder ``tmpdir`` (removed on close)."""
+        return PackageSource(self.root, self.descriptor_path, self.descriptor, origin, tmpdir, self.allow_remote)
 
     @property
     def descriptor_name(self) -> str:
@@ -65,7 +73,7 @@ def artefact_names(descriptor: dict[str, Any]) -> tuple[str, str]:
 
 def is_remote(path: str) -> bool:
     """True when ``path`` is a URL with a remote scheme (http, https, ...)."""
-    return urlparse(path).scheme.lower() in REMOTE_SCHEMES
+    return ":" in path and urlparse(path).scheme.lower() in REMOTE_SCHEMES  # no scheme without a colon
 
 
 def is_local(path: Any) -> bool:
@@ -84,14 +92,14 @@ def path_escape(path: str) -> str | None:
     posix = path.replace("\\", "/")
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
         return "absolute"
-    if ".." in PurePosixPath(posix).parts:
+    if ".." in posix.split("/"):  # a '..' part
         return "climbs"
     return None
 
 
 def check_relative_path(path: str, what: str) -> None:
     """Refuse a package path that is absolute, climbs out of the package or has a scheme."""
-    scheme = urlparse(path).scheme.lower()
+    scheme = urlparse(path).scheme.lower() if ":" in path else ""
     if scheme and len(scheme) > 1 and scheme not in REMOTE_SCHEMES:
         raise UsageError(f"{what} {path!r} has the unsupported scheme '{scheme}:'")
     escape = path_escape(path)
@@ -108,7 +116,7 @@ def read_descriptor(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")  # as "utf-8-sig" does, without loading that codec
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path.name} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -154,23 +162,25 @@ def check_descriptor_paths(descriptor: dict[str, Any], allow_remote: bool) -> No
 def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
     """Refuse local resource, schema and dialect paths that resolve outside ``root`` (through a
     symbolic link) or that are not regular files (a FIFO would hang the run, a device never end)."""
-    from datapkg.limits import regular_file
+    from datapkg.limits import is_within, real_path, regular_file
 
-    base = root.resolve()
+    known: dict[str, str] = {}  # each folder of the package resolved once
+    base = real_path(str(root), known)
     resources = descriptor.get("resources")
     for resource in resources if isinstance(resources, list) else []:
         if not isinstance(resource, dict):
             continue
         name = resource.get("name")
-        for path in resource_paths(resource):
-            if not is_remote(path) and not (root / path).resolve().is_relative_to(base):
+        data = [p for p in resource_paths(resource) if not is_remote(p)]
+        for path in data:
+            if not is_within(base, real_path(str(root / path), known)):
                 raise UsageError(f"resource '{name}' path {path!r} resolves outside the package (symbolic link)")
         named = [(p, f"resource '{name}' path") for p in resource_paths(resource)]
         named += [(resource[k], f"resource '{name}' {k}") for k in ("schema", "dialect") if isinstance(resource.get(k), str)]
         for index, (path, what) in enumerate(named):
             if not is_remote(path) and os.path.lexists(root / path):
                 try:
-                    regular_file(root, path, what)
+                    regular_file(root, path, what, known=known)
                 except FileNotFoundError:
                     continue  # a dangling link: frictionless reports the missing file
                 if index < len(resource_paths(resource)) and _tabular_file(resource, path):

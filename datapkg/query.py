@@ -87,8 +87,10 @@ def release_database(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> Any | None:
-    """A read-only connection to ``db`` when it was made from the package now at ``root``, else None."""
+def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None,
+                     digest: str | None = None) -> Any | None:
+    """A read-only connection to ``db`` when it was made from the package now at ``root``, else None
+    (``known``, ``digest``: see :func:`datapkg.db_inputs.is_up_to_date`)."""
     import duckdb
 
     from datapkg.db_inputs import is_up_to_date
@@ -97,7 +99,7 @@ def _open_if_current(db: Path, root: Path, descriptor: dict[str, Any], known: di
         con = duckdb.connect(str(db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error:
         return None
-    if is_up_to_date(con, root, descriptor, known):
+    if is_up_to_date(con, root, descriptor, known, digest):
         return con
     con.close()
     return None
@@ -109,9 +111,8 @@ def _release_candidates(root: Path, origin: Path, dist: Iterable[Path] | None, n
     folders = list(dist) if dist is not None else [root / "dist", root / "release", origin.parent, Path("dist")]
     seen: dict[Path, None] = {}
     for folder in folders:
-        db = (folder / name).resolve()
-        if db.is_file():
-            seen.setdefault(db)
+        if (folder / name).is_file():  # resolved only when it is there (is_file follows links as resolve does)
+            seen.setdefault((folder / name).resolve())
     return list(seen)
 
 
@@ -122,16 +123,16 @@ def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: 
     from datapkg.user_cache import user_cache_dir
 
     folder = user_cache_dir("query")
-    key, known = cache_key(root, descriptor_name, descriptor)
+    key, known, digest = cache_key(root, descriptor_name, descriptor)
     db = folder / f"{key[:32]}-{name}"
     if db.is_file():
-        con = _open_if_current(db, root, descriptor, known)
+        con = _open_if_current(db, root, descriptor, known, digest)
         if con is not None:
             return con, db
     step("building the query cache")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _rebuild(db, root, descriptor_name, descriptor, step)
+        _rebuild(db, root, descriptor_name, descriptor, step, known)
     except OSError as exc:
         if not isinstance(exc, PermissionError) and exc.filename is None:
             raise
@@ -150,13 +151,14 @@ def _prune(folder: Path) -> None:
 
 
 def _rebuild(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
-             step: Callable[[str], None]) -> None:
-    """Build the database into ``target`` through a temporary file (atomic replace)."""
+             step: Callable[[str], None], known: dict[str, str] | None = None) -> None:
+    """Build the database into ``target`` through a temporary file (atomic replace); ``known``:
+    the digests of its input files just computed (:func:`datapkg.db_inputs.cache_key`)."""
     from datapkg.atomic import replace_file
     from datapkg.database import create_database
 
     with replace_file(target, companions=(".wal",)) as tmp:
-        create_database(tmp, root, descriptor_name, descriptor, step=step)
+        create_database(tmp, root, descriptor_name, descriptor, step=step, known=known)
 
 
 def open_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,

@@ -50,18 +50,41 @@ def _offence(text: str) -> tuple[int, str] | None:
     return None
 
 
+class _Offended(Exception):
+    """Raised by the parser's hooks at a repeated key or a non-finite number (where: see :func:`_offence`)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _Offended
+    return data
+
+
+def _no_constant(_word: str) -> Any:
+    raise _Offended
+
+
 def loads(text: str, name: str) -> Any:
     """``json.loads(text)``, refusing repeated keys, NaN and Infinity; one-line UsageError naming
-    ``name`` and the line and column."""
+    ``name`` and the line and column.
+
+    The parser's own hooks notice an offence (so a clean document is read once, at C speed); only
+    then is the text scanned for the first offence's line and column. A syntax error is reported
+    before an offence, wherever each is.
+    """
     try:
-        data = json.loads(text)
+        try:
+            return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        except _Offended:
+            json.loads(text)  # a syntax error anywhere comes first
     except json.JSONDecodeError as exc:
         raise UsageError(f"{name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     offence = _offence(text)
-    if offence is not None:
-        line, column = _where(text, offence[0])
-        raise UsageError(f"{name} is not valid JSON at line {line}, column {column}: {offence[1]} (RFC 8259)")
-    return data
+    if offence is None:  # the hooks and the scan disagree: never expected; refuse rather than guess
+        raise UsageError(f"{name} is not valid JSON: a repeated key or a non-finite number (RFC 8259)")
+    line, column = _where(text, offence[0])
+    raise UsageError(f"{name} is not valid JSON at line {line}, column {column}: {offence[1]} (RFC 8259)")
 
 
 def load_yaml(text: str, name: str) -> Any:

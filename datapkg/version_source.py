@@ -12,7 +12,6 @@ Every temporary folder is removed when the returned :class:`PackageSource` is cl
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -25,11 +24,6 @@ GIT_TIMEOUT = 300  #: seconds ``git archive`` may take
 SUMS = "SHA256SUMS"
 
 
-def _adopt(source: PackageSource, tmp: Path, origin: str) -> PackageSource:
-    """``source`` owning the temporary folder ``tmp`` (removed on close)."""
-    return dataclasses.replace(source, _tmpdir=tmp, origin=origin)
-
-
 def _is_release_folder(path: Path) -> bool:
     return path.is_dir() and (path / SUMS).is_file() and not any((path / n).is_file() for n in DESCRIPTOR_NAMES)
 
@@ -40,7 +34,7 @@ def _downloaded(text: str, allow_remote: bool) -> PackageSource:
     tmp = Path(tempfile.mkdtemp(prefix="dpkg-diff-"))
     try:
         download(text, tmp / "package")
-        return _adopt(open_package(tmp / "package", allow_remote=allow_remote), tmp, text)
+        return open_package(tmp / "package", allow_remote=allow_remote).adopt(tmp, text)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -120,7 +114,7 @@ def git_version(rev: str, path: str | Path = ".") -> PackageSource:
         if not root.is_dir():
             raise UsageError(f"{folder} did not exist in {rev}")
         source = open_package(root / name if name else root)
-        return _adopt(source, tmp, f"{rev}:{prefix or './'}{name or ''}")
+        return source.adopt(tmp, f"{rev}:{prefix or './'}{name or ''}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -29,6 +29,13 @@ def test_strict_json_names_line_and_column(text, where, what):
     assert message.startswith(f"datapackage.json is not valid JSON at {where}: ") and what in message
 
 
+def test_a_syntax_error_is_reported_before_an_earlier_offence():
+    with pytest.raises(UsageError) as info:
+        loads('{"a": 1, "a": NaN,\n "b": [1, 2}', "datapackage.json")
+    assert str(info.value).startswith("datapackage.json is not valid JSON at line 2, column 12: ")
+    assert "repeated" not in str(info.value) and "NaN" not in str(info.value)
+
+
 def test_strict_json_accepts_what_looks_like_offences_inside_strings():
     text = '{"a": "NaN, Infinity", "b": {"a": 1}, "c": [{"a": 2}, {"a": 3}], "d": "\\"x\\": 1, \\"x\\""}'
     assert loads(text, "x") == json.loads(text)

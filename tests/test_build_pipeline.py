@@ -204,3 +204,70 @@ def test_query_cache_hashes_each_input_once(tmp_path: Path, monkeypatch: pytest.
     con, again, kind = open_database(root)
     con.close()
     assert (again, kind) == (db, "cache")
+
+
+def _keyed_package(root: Path, child_rows: str) -> tuple[Path, dict]:
+    from tests.packages import table, write_package
+
+    write_package(root, [
+        table("parent", "parent.csv", [{"name": "id", "type": "string"}], primaryKey=["id"]),
+        table("child", "child.csv", [{"name": "id", "type": "integer"}, {"name": "parent_id", "type": "string"}],
+              primaryKey=["id"], foreignKeys=[{"fields": ["parent_id"], "reference": {"resource": "parent", "fields": ["id"]}}]),
+    ], {"parent.csv": "id\na\nb\n", "child.csv": "id,parent_id\n" + child_rows})
+    return root, json.loads((root / "datapackage.json").read_text())
+
+
+def test_large_table_is_inserted_in_batches_with_its_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table with more rows than batch_rows(cap) is inserted in several transactions: every row,
+    in the file's order (blank lines in between), with the keys kept, and a key repeated across two
+    batches is still found (the constraint is relaxed, with the duplicate named)."""
+    import datapkg.database as database
+
+    monkeypatch.setattr(database, "MIN_BATCH_ROWS", 2)
+    monkeypatch.setattr(database, "BATCH_BYTES_PER_ROW", 1 << 40)
+    assert database.batch_rows("512MB") == 2 and database.batch_rows(None) is None
+    inserts: list[str] = []
+    real_insert = database._insert
+
+    def spy(con, name, *args):
+        real = con.execute
+
+        class Counting:
+            def __getattr__(self, attr):
+                return getattr(con, attr)
+
+            def execute(self, sql, *a):
+                if sql.startswith("INSERT INTO out.main"):
+                    inserts.append(name)
+                return real(sql, *a)
+
+        return real_insert(Counting(), name, *args)
+
+    monkeypatch.setattr(database, "_insert", spy)
+    root, descriptor = _keyed_package(tmp_path / "ok", "5,a\n4,b\n\n3,a\n2,b\n1,a\n")
+    info = create_database(tmp_path / "ok.duckdb", root, "datapackage.json", descriptor, memory_limit="512MB")
+    assert info.warnings == [] and inserts.count("child") == 3 and inserts.count("parent") == 1
+    con = duckdb.connect(str(tmp_path / "ok.duckdb"), read_only=True)
+    assert con.execute("SELECT id FROM child").fetchall() == [(5,), (4,), (3,), (2,), (1,)]
+    assert {c for (c,) in con.execute("SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'child'")
+            .fetchall()} >= {"PRIMARY KEY", "FOREIGN KEY"}
+    con.close()
+    root, descriptor = _keyed_package(tmp_path / "dup", "1,a\n2,b\n3,a\n1,b\n")
+    info = create_database(tmp_path / "dup.duckdb", root, "datapackage.json", descriptor, memory_limit="512MB")
+    assert any("constraints relaxed" in w and "Duplicate key" in w and "id: 1" in w for w in info.warnings), info.warnings
+
+
+def test_out_of_memory_is_not_a_broken_constraint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB failing to commit a table's keys under the cap is an out-of-memory error naming the
+    table, not a constraint the data breaks (the writer used to drop the keys and go on)."""
+    import datapkg.database as database
+
+    def out_of_memory(con, name, *args):
+        if name == "child":
+            raise duckdb.TransactionException("TransactionContext Error: Failed to commit: failed to pin block "
+                                              "of size 256.0 KiB (488.1 MiB/488.2 MiB used)")
+
+    monkeypatch.setattr(database, "_insert", out_of_memory)
+    root, descriptor = _keyed_package(tmp_path / "pkg", "1,a\n")
+    with pytest.raises(duckdb.OutOfMemoryException, match="table child: .*failed to pin block"):
+        create_database(tmp_path / "db.duckdb", root, "datapackage.json", descriptor, memory_limit="512MB")

@@ -144,7 +144,8 @@ def _measure_child(cmd: list[str]) -> None:
 
     ``peak_mb``: the largest max RSS of any one process of the run (getrusage). ``tree_mb``: the
     peak of the summed RSS of the whole process tree (worker processes count too), sampled
-    every 5 ms, and never less than ``peak_mb``.
+    every 5 ms, and never less than ``peak_mb``. ``cpu``: CPU seconds (user + system) of the whole
+    tree (the processes it waited for).
     """
     started = time.perf_counter()
     peak_rss = 0
@@ -158,8 +159,10 @@ def _measure_child(cmd: list[str]) -> None:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = usage.ru_maxrss / 1024
     print(json.dumps({"wall": wall, "peak_mb": peak, "tree_mb": max(peak, peak_rss / 1024), "rc": proc.returncode,
+                      "cpu": usage.ru_utime + usage.ru_stime,
                       "stdout": stdout, "stderr": stderr[-1000:]}))
 
 

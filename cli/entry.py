@@ -20,6 +20,13 @@ QUIET_OPTS = ("--quiet", "-q")
 #: Seconds a Ctrl-C may take to end dpkg before it is ended without further clean-up.
 INTERRUPT_GRACE = 2.0
 _signalled: list[bool] = []  # one entry per Ctrl-C of this run
+_console: list[bool] = []  # set by run(): this process is the dpkg command itself
+
+
+def console_process() -> bool:
+    """Whether this process is the ``dpkg`` command (started by :func:`run`), not a library caller or a
+    test's CliRunner: only then may a command decide for the whole process (e.g. that GX never needs Spark)."""
+    return bool(_console)
 
 
 def interrupted() -> bool:
@@ -130,6 +137,7 @@ def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
 
 def run() -> None:
     """Console-script entry point."""
+    _console.append(True)
     guard_interrupt()
     call = parse_query(sys.argv[1:])
     try:

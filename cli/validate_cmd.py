@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from datapkg.cli.entry import interrupted
+from datapkg.cli.entry import console_process, interrupted
 from datapkg.cli.terminal import echo, progress_steps
 
 
@@ -62,6 +62,10 @@ def validate(
     from datapkg.spark_frames import spark_conf as spark_conf_pairs
     from datapkg.validate import validate_package
 
+    if engine is Engine.duckdb and console_process():  # this process never needs GX's Spark integration
+        from datapkg.checks.gx_checks import without_spark
+
+        without_spark()
     if watch:
         _watch(path, max_errors, allow_remote, data_docs)
     with progress_steps("dpkg validate", delay=PROGRESS_AFTER, enabled=format is Format.text) as step:
@@ -84,6 +88,7 @@ def validate(
 
 def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | None) -> None:
     """``--watch``: the full report once, then one block per save with what was added and fixed."""
+    from datapkg.incremental import IncrementalValidation
     from datapkg.renderers import get_renderer, location
     from datapkg.validate import validate_package
     from datapkg.watch import watch
@@ -92,8 +97,20 @@ def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | Non
         where = location(finding)
         return f"{mark} {finding.file or '(package)'}{' ' + where if where else ''}: {finding.check}: {finding.message}"
 
+    incremental = IncrementalValidation(path, max_errors=max_errors or None, allow_remote=allow_remote)
+
     def run():
-        return validate_package(path, max_errors=max_errors or None, allow_remote=allow_remote, data_docs=data_docs)
+        if data_docs is not None:  # Data Docs show every result: each run is a full one
+            return validate_package(path, max_errors=max_errors or None, allow_remote=allow_remote, data_docs=data_docs)
+        return incremental()
+
+    def what_ran() -> str:
+        info = incremental.last
+        if data_docs is not None:
+            return "full run"
+        if info.full:
+            return f"full run: {info.full}"
+        return f"{info.ran} of {info.ran + info.kept} expectations re-run"
 
     try:
         for number, change in enumerate(watch(Path(path), run)):
@@ -107,11 +124,13 @@ def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | Non
                 echo(f"changed: {', '.join(change.changed or [])}")
                 echo("\n".join([line("+", f) for f in change.added] + [line("- fixed:", f) for f in change.gone]))
                 state = "valid" if report.valid else f"INVALID: {len(report.errors)} error(s)"
-                echo(f"{state}; {len(change.added)} new, {len(change.gone)} fixed ({change.seconds:.2f} s)")
+                echo(f"{state}; {len(change.added)} new, {len(change.gone)} fixed ({change.seconds:.2f} s, {what_ran()})")
             echo("watching for changes (Ctrl-C stops)...")
     except KeyboardInterrupt:
         echo("stopped")
         raise typer.Exit(130) from None
+    finally:
+        incremental.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,29 +158,49 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
                changes: str | None = None) -> BuildResult:
     """Write every artefact of the release into the empty ``folder`` (``changes``: CHANGES.md's text).
 
-    The zip (deflate, one core) is written in a thread while DuckDB writes the Parquet files and
-    the dictionary reads the database: on two cores the two overlap.
+    Every input file is hashed once (:func:`datapkg.db_inputs.manifest`): the database records
+    those digests and the zip's descriptor carries them. The zip (deflate, one core) is written in
+    a thread while the database is written in its own process (one DuckDB thread), when the
+    descriptor alone fixes the zip's members (no table names files, :func:`rows_may_name_files`),
+    else while DuckDB writes the Parquet files and the dictionary. Either way its bytes are the
+    same. The database file is hashed for SHA256SUMS while Parquet is written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from datapkg.database import rows_may_name_files
+    from datapkg.db_inputs import input_files, manifest
     from datapkg.duckdb_file import write_database
+    from datapkg.file_hash import sha256_of
 
     step = step or (lambda _msg: None)
     db_name, zip_name = artefact_names(descriptor)
     db_path = folder / db_name
-    info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
-                          threads=writer_threads(root, descriptor, memory_limit))  # byte-reproducible
-    config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
-    step("writing Parquet, the release zip and the data dictionary")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpkg-zip") as pool:
-        zipped = pool.submit(zip_package, root, descriptor, named_files(root, descriptor, info.text_files),
-                             folder / zip_name)
-        _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
-        _write_dictionary(folder, db_path, root, descriptor, info, config)
-        zipped.result()
+    step("hashing the input files")
+    known = manifest(root, [f for f in input_files(root, descriptor_name, descriptor, []) if f != descriptor_name])
+    cancel = threading.Event()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dpkg-build") as pool:
+        def start_zip(row_files: list[str]) -> Future[None]:
+            return pool.submit(zip_package, root, descriptor, named_files(root, descriptor, row_files),
+                               folder / zip_name, known=known, cancel=cancel)
+
+        try:
+            zipped = None if rows_may_name_files(root, descriptor) else start_zip([])
+            info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
+                                  threads=writer_threads(root, descriptor, memory_limit), known=known)
+            zipped = zipped or start_zip(info.text_files)
+            db_digest = pool.submit(sha256_of, db_path)
+            config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}
+            step("writing Parquet, the release zip and the data dictionary")
+            _write_parquet(db_path, folder / "parquet", sorted(info.tables), config)
+            _write_dictionary(folder, db_path, root, descriptor, info, config)
+            zipped.result()
+            written = {db_name: db_digest.result()}
+        except BaseException:
+            cancel.set()  # the zip thread stops at its next chunk; the folder is thrown away
+            raise
     warnings = list(info.warnings) + _write_extras(folder, root, descriptor, changes, step)
     step("writing SHA256SUMS")
-    sums = write_sums(folder)
+    sums = write_sums(folder, known=written)
     artefacts = [line.split("  ", 1)[1] for line in sums.splitlines()] + [SUMS]
     finish_folder(folder, descriptor)
     return BuildResult(out=folder, artefacts=artefacts, tables=dict(info.tables),

@@ -193,7 +193,7 @@ def writer_env() -> dict[str, str]:
 
 def write_database(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any], *,
                    step: Callable[[str], None] | None = None, memory_limit: str | None = None,
-                   threads: int = 1) -> Any:
+                   threads: int = 1, known: dict[str, str] | None = None) -> Any:
     """:func:`datapkg.database.create_database`, reproducibly: in a fresh process whose DuckDB
     allocations start as zeros (:mod:`datapkg.isolated`), then :func:`normalise_identifier`.
     Returns its ``DatabaseInfo``; an exception of the writer is raised here again."""
@@ -201,7 +201,7 @@ def write_database(target: Path, root: Path, descriptor_name: str, descriptor: d
     from datapkg.database import create_database
 
     info = isolated.call(create_database, Path(target), Path(root), descriptor_name, descriptor,
-                         memory_limit=memory_limit, threads=threads,
+                         memory_limit=memory_limit, threads=threads, known=known,
                          env=writer_env(), step=step or (lambda _message: None))
     normalise_identifier(Path(target))
     return info

@@ -132,7 +132,7 @@ def _cached(root: Path, descriptor_name: str, descriptor: dict[str, Any], name: 
     step("building the query cache")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _rebuild(db, root, descriptor_name, descriptor, step)
+        _rebuild(db, root, descriptor_name, descriptor, step, known)
     except OSError as exc:
         if not isinstance(exc, PermissionError) and exc.filename is None:
             raise
@@ -151,13 +151,14 @@ def _prune(folder: Path) -> None:
 
 
 def _rebuild(target: Path, root: Path, descriptor_name: str, descriptor: dict[str, Any],
-             step: Callable[[str], None]) -> None:
-    """Build the database into ``target`` through a temporary file (atomic replace)."""
+             step: Callable[[str], None], known: dict[str, str] | None = None) -> None:
+    """Build the database into ``target`` through a temporary file (atomic replace); ``known``:
+    the digests of its input files just computed (:func:`datapkg.db_inputs.cache_key`)."""
     from datapkg.atomic import replace_file
     from datapkg.database import create_database
 
     with replace_file(target, companions=(".wal",)) as tmp:
-        create_database(tmp, root, descriptor_name, descriptor, step=step)
+        create_database(tmp, root, descriptor_name, descriptor, step=step, known=known)
 
 
 def open_database(path: str | Path = ".", *, dist: Iterable[Path] | None = None,

@@ -12,7 +12,7 @@ import calendar
 import copy
 import json
 import os
-import shutil
+import threading
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
@@ -102,8 +102,10 @@ def named_files(root: Path, descriptor: dict[str, Any], row_files: Iterable[str]
     return sorted(set(out))
 
 
-def released_descriptor(root: Path, descriptor: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``descriptor`` with ``bytes`` and ``hash`` (``sha256:<hex>``) set on every local single-file resource."""
+def released_descriptor(root: Path, descriptor: dict[str, Any], known: dict[str, str] | None = None) -> dict[str, Any]:
+    """A copy of ``descriptor`` with ``bytes`` and ``hash`` (``sha256:<hex>``) set on every local single-file
+    resource (``known``: digests by package-relative path already computed, used instead of reading the file)."""
+    known = known or {}
     released = copy.deepcopy(descriptor)
     for resource in released.get("resources") or []:
         if not isinstance(resource, dict):
@@ -113,7 +115,7 @@ def released_descriptor(root: Path, descriptor: dict[str, Any]) -> dict[str, Any
             continue
         file = root / paths[0]
         resource["bytes"] = file.stat().st_size
-        resource["hash"] = f"sha256:{sha256_of(file)}"
+        resource["hash"] = f"sha256:{known.get(paths[0]) or sha256_of(file)}"
     return released
 
 
@@ -122,10 +124,20 @@ def descriptor_bytes(descriptor: dict[str, Any]) -> bytes:
     return (json.dumps(descriptor, indent=2, ensure_ascii=False, default=json_value) + "\n").encode("utf-8")
 
 
-def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target: Path) -> None:
-    """Write the reproducible release zip of the package at ``root`` to ``target`` (atomically, streamed)."""
+class Cancelled(Exception):
+    """The zip was abandoned because the build it belongs to failed."""
+
+
+def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target: Path, *,
+                known: dict[str, str] | None = None, cancel: threading.Event | None = None) -> None:
+    """Write the reproducible release zip of the package at ``root`` to ``target`` (atomically, streamed).
+
+    ``known``: SHA-256 digests of package files already computed (:func:`released_descriptor`).
+    ``cancel``: when set (by another thread), the zip stops between two chunks, raises
+    :class:`Cancelled` and leaves no file behind.
+    """
     stamp = release_time(descriptor)
-    members: dict[str, bytes | Path] = {DESCRIPTOR: descriptor_bytes(released_descriptor(root, descriptor))}
+    members: dict[str, bytes | Path] = {DESCRIPTOR: descriptor_bytes(released_descriptor(root, descriptor, known))}
     for rel in files:
         members[rel] = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +146,9 @@ def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target
             for name in sorted(members):
                 info = zipfile.ZipInfo(name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
+                # ZipFile.open(ZipInfo) takes the level from the member, not from the archive (its
+                # default is zlib's 6); Python 3.13 names it compress_level, 3.11 and 3.12 only so
+                info._compresslevel = COMPRESSLEVEL  # noqa: SLF001
                 info.external_attr = MEMBER_MODE
                 info.create_system = 3  # Unix, whatever the machine
                 content = members[name]
@@ -143,18 +158,23 @@ def zip_package(root: Path, descriptor: dict[str, Any], files: list[str], target
                         dst.write(content)
                     else:
                         with content.open("rb") as src:
-                            shutil.copyfileobj(src, dst, CHUNK)
+                            while chunk := src.read(CHUNK):
+                                if cancel is not None and cancel.is_set():
+                                    raise Cancelled(f"{target.name}: abandoned")
+                                dst.write(chunk)
 
 
-def write_sums(folder: Path, exclude: Iterable[str] = (SUMS,)) -> str:
-    """Write ``SHA256SUMS`` over every file under ``folder`` (sorted by path); return its text."""
+def write_sums(folder: Path, exclude: Iterable[str] = (SUMS,), known: dict[str, str] | None = None) -> str:
+    """Write ``SHA256SUMS`` over every file under ``folder`` (sorted by path); return its text.
+    ``known``: digests by relative path already computed, used instead of reading those files again."""
     skip = set(exclude)
+    known = known or {}
     lines = []
     for rel in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()):
         path = folder / rel
         if rel in skip or any(part.startswith(".") for part in PurePosixPath(rel).parts):
             continue
-        lines.append(f"{sha256_of(path)}  {rel}\n")
+        lines.append(f"{known.get(rel) or sha256_of(path)}  {rel}\n")
     text = "".join(lines)
     write_bytes(folder / SUMS, text.encode("ascii"))
     return text

@@ -76,7 +76,6 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
         from datapkg.spark_frames import check_master
 
         check_master(spark_master)
-    report = Report()
     if data_docs is not None:  # refused before any work: dpkg replaces only a folder it wrote
         from datapkg.owned_dir import DATA_DOCS, check_owned
 
@@ -87,7 +86,7 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
         remote = _spark_remote(source) if engine == "spark" else {}
         findings, stats, accepted = structure_checks(source, loaded)
         findings = spark_only(findings, remote)
-        report.extend(findings)
+        content = None
         if accepted:
             step("curation rules and Great Expectations suites")
             if engine == "spark":
@@ -97,17 +96,27 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                                            allow_remote=source.allow_remote, conf=spark_conf)
             else:
                 content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
-            # a file that neither can read (missing, undecodable) is one finding, frictionless' own
-            said = {(f.check, f.file) for f in findings if f.row is None}
-            report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])
-        if any(f.check == "quote-not-found" for f in report.findings):
-            from datapkg.checks.quote_hints import explain_quotes
+        return assemble(source, findings, stats, content, loaded, max_errors=max_errors, started=started)
 
-            report.findings = explain_quotes(report.findings, source.root, source.descriptor)
-        report.findings = locate(report.findings, source.root, source.descriptor)
-        report.stats.update(stats)
-        report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
-                            root=None if source._tmpdir else str(source.root), checked_by_gx=sorted(loaded))
+
+def assemble(source: PackageSource, structure: list[Finding], stats: dict[str, Any], content: list[Finding] | None,
+             loaded: set[str], *, max_errors: int | None, started: float) -> Report:
+    """The report of a validation: the ``structure`` findings (:func:`structure_checks`) and the
+    ``content`` ones (GX; None when the descriptor was refused), located, sorted and limited."""
+    report = Report()
+    report.extend(structure)
+    if content is not None:
+        # a file that neither can read (missing, undecodable) is one finding, frictionless' own
+        said = {(f.check, f.file) for f in structure if f.row is None}
+        report.extend([f for f in content if f.row is not None or (f.check, f.file) not in said])
+    if any(f.check == "quote-not-found" for f in report.findings):
+        from datapkg.checks.quote_hints import explain_quotes
+
+        report.findings = explain_quotes(report.findings, source.root, source.descriptor)
+    report.findings = locate(report.findings, source.root, source.descriptor)
+    report.stats.update(stats)
+    report.stats.update(package=source.descriptor.get("name"), descriptor=source.descriptor_name,
+                        root=None if source._tmpdir else str(source.root), checked_by_gx=sorted(loaded))
     report.count_by_resource()
     report.sort()
     report.limit(max_errors)

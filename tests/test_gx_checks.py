@@ -299,3 +299,32 @@ def test_two_lanes_give_the_findings_of_one(tmp_path: Path, monkeypatch: pytest.
     two = [f.to_dict() for f in validate_package(package).findings]
     assert one == two
     assert len(one) > 10
+
+
+def test_the_duckdb_engine_leaves_gx_spark_integration_out(tmp_path: Path) -> None:
+    """`dpkg validate` (DuckDB engine) blocks pyspark before GX loads, so GX's Spark integration is
+    not imported even with the [spark] extra installed; library callers and CliRunner are left alone."""
+    import subprocess
+    import sys
+
+    from tests.test_validate import _pad
+
+    package = _pad(tmp_path / "p", 20)
+    script = ("import sys\nfrom datapkg.cli import entry, main\n"
+              "main.run = lambda: main.app(['validate', sys.argv[1], '--format', 'json'], standalone_mode=False)\n"
+              "sys.argv = ['dpkg', 'validate', sys.argv[1]]\n"
+              "try:\n    entry.run()\nexcept SystemExit:\n    pass\n"
+              "import great_expectations.compatibility.pyspark as spark\n"
+              "print('BLOCKED' if sys.modules.get('pyspark', 0) is None and not spark.pyspark else 'LOADED')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(package)], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "BLOCKED", done.stderr[-2000:]
+    library = subprocess.run([sys.executable, "-c", "import sys; from datapkg.checks.gx_checks import gx_context; "
+                              "gx_context(); print(sys.modules.get('pyspark', 0) is None)"],
+                             capture_output=True, text=True, timeout=300)
+    assert library.stdout.strip().splitlines()[-1] == "False", library.stderr[-2000:]
+    from typer.testing import CliRunner
+
+    from datapkg.cli.main import app
+
+    assert CliRunner().invoke(app, ["validate", str(package), "--format", "json"]).exit_code == 1
+    assert sys.modules.get("pyspark", 0) is not None  # this test process may still use Spark

@@ -161,8 +161,11 @@ def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str]) -> 
 
 
 def _code_table(con: Any) -> None:
-    """``_codes(list, code)`` from pycountry, the maintained code lists."""
+    """``_codes(list, code)`` from pycountry, the maintained code lists (once per connection)."""
     import pycountry
+
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = '_codes'").fetchone()[0]:
+        return
 
     rows = [("ISO 3166-1 alpha-2", c.alpha_2) for c in pycountry.countries]
     rows += [("ISO 3166-1 alpha-2", c.alpha_2) for c in pycountry.historic_countries if hasattr(c, "alpha_2")]

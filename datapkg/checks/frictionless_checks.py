@@ -89,10 +89,14 @@ def to_finding(error: Any, source: PackageSource, resource: str | None, place: s
     )
 
 
-def _frictionless_report(source: PackageSource, header_only: set[str], descriptor: dict[str, Any]) -> Any:
+def _frictionless_report(source: PackageSource, header_only: set[str], descriptor: dict[str, Any],
+                         only: set[str] | None = None) -> Any:
     """Frictionless' own package validation (``Package.validate``), except that resources in
     ``header_only`` are read only as far as their header and first row: their row-level checks
     run in DuckDB (Great Expectations), at every size.
+
+    ``only``: validate only these resources (their descriptor, header and rows as above); the
+    package descriptor is not validated again (the caller knows it is unchanged and was accepted).
 
     Every error is collected (no ``limit_errors``): ``--max-errors`` only shortens the list shown
     (:meth:`datapkg.report.Report.limit`), never the verdict or the counts."""
@@ -100,32 +104,35 @@ def _frictionless_report(source: PackageSource, header_only: set[str], descripto
     from frictionless import FrictionlessException, Package, Report
 
     limit_errors = UNLIMITED
-    if not header_only:
+    if not header_only and only is None:
         # The parsed descriptor plus its basepath: frictionless reads .yml descriptors as JSON otherwise.
         return frictionless.validate(descriptor, type="package", basepath=str(source.root),
                                      limit_errors=limit_errors)
     try:
         package = Package(descriptor, basepath=str(source.root))
-        package.to_descriptor(validate=True)
+        if only is None:
+            package.to_descriptor(validate=True)
     except FrictionlessException as exception:
         return Report.from_validation(time=0.0, errors=exception.to_errors())
     reports = [resource.validate(limit_errors=limit_errors, limit_rows=1 if resource.name in header_only else None)
-               for resource in package.resources]
+               for resource in package.resources if only is None or resource.name in only]
     return Report.from_validation_reports(time=0.0, reports=reports)
 
 
-def run_frictionless_checks(source: PackageSource, *, header_only: set[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+def run_frictionless_checks(source: PackageSource, *, header_only: set[str] | None = None,
+                            only: set[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Validate the package with frictionless; return findings and per-resource statistics.
 
     ``header_only`` names resources whose row-level checks another path makes: frictionless
-    still checks their descriptor, schema and header.
+    still checks their descriptor, schema and header. ``only`` limits the run to those resources
+    (``--watch`` after a save: their findings replace those of the run before).
     """
     if source.allow_remote:
-        report, findings = _frictionless_report(source, set(header_only or ()), source.descriptor), []
+        report, findings = _frictionless_report(source, set(header_only or ()), source.descriptor, only), []
     else:  # what frictionless would fetch by itself is taken out; any other attempt fails
         descriptor, findings = offline_descriptor(source.descriptor, source.descriptor_name)
         with no_network():
-            report = _frictionless_report(source, set(header_only or ()), descriptor)
+            report = _frictionless_report(source, set(header_only or ()), descriptor, only)
     findings += [to_finding(e, source, None, None) for e in report.errors]
     findings += [Finding(check="frictionless-warning", message=w, severity="warning",
                          file=source.descriptor_name) for w in report.warnings]

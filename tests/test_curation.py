@@ -99,26 +99,28 @@ def changed_resources(root: Path) -> set[str] | None:
     return {by_path[rel] for rel in changed} if changed <= by_path.keys() else None
 
 
-#: Tables the curation rules read that hold no resource: pycountry's code lists (fixed) and the
-#: article texts (read from the articles resource and the seed files).
-DERIVED = {"_codes": None, "_article_texts": "articles"}
-
-
 @functools.cache
 def suites_reading() -> dict[str, set[str]] | None:
-    """{resource: the resources whose curation suite reads it} in this repository's package, from
-    DuckDB's parser on each rule's SQL; None when a rule reads a table this cannot place."""
+    """{resource: the resources whose curation suite reads it} in this repository's package, by what
+    ``--watch`` takes each expectation to read (:func:`datapkg.checks.gx_incremental.expectation_inputs`;
+    the article texts count as the articles resource); None when that cannot be told for a rule."""
     import duckdb
 
     from datapkg.checks.curation import plan_curation_queries
+    from datapkg.checks.gx_incremental import ARTICLE_TEXTS, expectation_inputs
     from datapkg.expectations import plain_suites
     from datapkg.loader import load_package
 
     descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
     con = duckdb.connect()
     try:
-        tables = load_package(con, ROOT, descriptor)
+        tables = load_package(con, ROOT, descriptor, keep_raw=True)
         suites = plain_suites(ROOT, descriptor, plan_curation_queries(con, ROOT, descriptor, preloaded=set(tables)))
+        columns: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                                                 "ORDER BY schema_name, table_name, column_index").fetchall():
+            if table in tables:
+                columns.setdefault((table, schema), []).append(column)
     finally:
         con.close()
     readers: dict[str, set[str]] = {name: {name} for name in tables}
@@ -126,16 +128,12 @@ def suites_reading() -> dict[str, set[str]] | None:
         for exp in suite["expectations"]:
             if not exp["meta"]["dpkg"].get("rule"):
                 continue
-            try:
-                names = duckdb.get_table_names(exp["kwargs"]["unexpected_rows_query"].replace("{batch}", suite["meta"]["table"]))
-            except duckdb.Error:
+            inputs = expectation_inputs(suite, exp, columns)
+            if inputs is None:
                 return None
-            for name in names:
-                name = DERIVED.get(name, name)
-                if name is not None and name not in readers:
-                    return None
-                if name is not None:
-                    readers[name].add(suite["meta"]["resource"])
+            for read in inputs:
+                name = read[0] if isinstance(read, tuple) else "articles" if read == ARTICLE_TEXTS else read
+                readers[name].add(suite["meta"]["resource"])
     return readers
 
 

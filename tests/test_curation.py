@@ -97,7 +97,8 @@ def _cells(path: Path) -> list[list[str]]:
 def changed_columns(root: Path) -> set[tuple[str, str | None]] | None:
     """(resource, column) of every column whose cells in ``root`` differ from this repository's,
     (resource, None) for a resource whose header or row count differs; None when anything but
-    resources' cells differs (the descriptor, a schema, an article text, a file added or removed)."""
+    resources' cells differs (the descriptor, a schema, an article text, a file added, removed or
+    not UTF-8)."""
     ours, theirs = _package_files(ROOT), _package_files(root)
     if ours.keys() != theirs.keys():
         return None
@@ -109,7 +110,10 @@ def changed_columns(root: Path) -> set[tuple[str, str | None]] | None:
             continue
         if rel not in by_path:
             return None
-        before, after = _cells(path), _cells(theirs[rel])
+        try:
+            before, after = _cells(path), _cells(theirs[rel])
+        except UnicodeDecodeError:
+            return None
         if before[:1] != after[:1] or len(before) != len(after) or any(len(row) != len(before[0]) for row in before + after):
             changed.add((by_path[rel], None))
             continue

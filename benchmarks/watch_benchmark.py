@@ -9,9 +9,11 @@ saves edits a curator makes, alternately breaking and fixing a cell:
 
 For each save it measures the wall time from just before the write to the line with the report
 (``... N new, M fixed (... s, ...)``), which includes the watch's polling interval and the pause
-that lets a writer finish; the run's own time is on that line too. The reference, measured in the
-same run between the saves: a cold ``dpkg validate`` of the copy, which a curator ran before
-``--watch`` existed. Prints the medians and the load average before and after.
+that lets a writer finish; the run's own time is on that line too, and the CPU time the watch
+process spent from the save to the report (``/proc``: load on the machine inflates it far less
+than wall time). The reference, measured in the same run between the saves: a cold
+``dpkg validate`` of the copy, which a curator ran before ``--watch`` existed. Prints the medians
+and the load average before and after.
 
     .venv/bin/python benchmarks/watch_benchmark.py [--saves 6] [--cold 3]
 """
@@ -68,6 +70,12 @@ def _wait_for(lines: queue.Queue, pattern: re.Pattern | str, timeout: float) -> 
             return when, line
 
 
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads; Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _save(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, (path, old)
@@ -103,12 +111,13 @@ def main() -> None:
             for rel, (good, bad) in EDITS.items():
                 old, new = (good, bad) if number % 2 == 0 else (bad, good)
                 time.sleep(0.5)  # past the watch's own pause
-                saved = time.perf_counter()
+                cpu, saved = _cpu(process.pid), time.perf_counter()
                 _save(folder / rel, old, new)
                 when, line = _wait_for(lines, REPORT, 600)
+                cpu = _cpu(process.pid) - cpu
                 match = REPORT.search(line)
-                results[rel].append((when - saved, float(match.group(3)), match.group(4)))
-                print(f"  {rel}: {when - saved:.3f} s save->report, run {match.group(3)} s, "
+                results[rel].append((when - saved, float(match.group(3)), cpu))
+                print(f"  {rel}: {when - saved:.3f} s save->report, run {match.group(3)} s, {cpu:.2f} s CPU, "
                       f"{match.group(1)} new/{match.group(2)} fixed, {match.group(4)} (load {_load()})", flush=True)
             if len(cold) < args.cold and number % 2 == 1:
                 cold.append(_cold(folder))
@@ -120,9 +129,10 @@ def main() -> None:
     print(f"load average after: {_load()}")
     reference = statistics.median(cold) if cold else None
     for rel, runs in results.items():
-        wall, run = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        wall, run, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
         ratio = f", {wall / reference:.3f}x the cold run" if reference else ""
-        print(f"{rel:26} median {wall:.3f} s save->report (run itself {run:.3f} s){ratio}; goal < 0.5 s")
+        print(f"{rel:26} median {wall:.3f} s save->report (run itself {run:.3f} s, {cpu:.2f} s CPU){ratio}; "
+              "goal < 0.5 s")
     if reference:
         print(f"{'cold dpkg validate':26} median {reference:.3f} s")
 

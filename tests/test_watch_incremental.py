@@ -154,23 +154,31 @@ def test_a_half_written_descriptor_fails_one_run_and_the_next_starts_afresh(tmp_
 def test_what_an_expectation_reads():
     typed = {"name": "people", "meta": {"resource": "people", "table": '"people"'}}
     cells = {"name": "people.cells", "meta": {"resource": "people", "table": 'raw."people"', "batch": "cells"}}
-    resources = {"people", "events", "citations"}
+    columns = {("people", "main"): ["__row", "person_id", "name_en"], ("people", "raw"): ["__row", "person_id", "name_en"],
+               ("citations", "main"): ["__row", "record_id", "quote"], ("events", "raw"): ["__row", "event_id"]}
     column = {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "person_id"}}
-    assert expectation_inputs(typed, column, resources) == {("people", "main", "person_id")}
-    assert expectation_inputs(cells, column, resources) == {("people", "raw", "person_id")}
+    assert expectation_inputs(typed, column, columns) == {("people", "main", "person_id")}
+    assert expectation_inputs(cells, column, columns) == {("people", "raw", "person_id")}
     conditional = {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "person_id", "row_condition": "x>1"}}
-    assert expectation_inputs(typed, conditional, resources) == {"people"}
+    assert expectation_inputs(typed, conditional, columns) == {"people"}
 
     def rows(sql: str) -> dict:
         return {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": sql}}
 
+    # the columns the SQL names, in each table it reads, and the row numbers
     assert expectation_inputs(typed, rows('SELECT __row AS _row FROM {batch} WHERE person_id NOT IN '
-                                          '(SELECT record_id FROM "citations")'), resources) == {"people", "citations"}
+                                          '(SELECT c.Record_ID FROM "citations" c)'), columns) == {
+        ("people", "main", "__row"), ("people", "main", "person_id"),
+        ("citations", "main", "__row"), ("citations", "main", "record_id")}
+    # the row-structure tables and the article texts as a whole; the code lists never change
     assert expectation_inputs(cells, rows('SELECT __row AS _row FROM raw."events#blank" UNION ALL '
-                                          'SELECT __row FROM {batch} WHERE x IN (SELECT code FROM _codes)'),
-                              resources) == {"people", "events"}
-    assert expectation_inputs(typed, rows("SELECT _row FROM {batch} r JOIN _article_texts a ON true"),
-                              resources) == {"people", "_article_texts"}
+                                          'SELECT __row FROM {batch} WHERE name_en IN (SELECT code FROM _codes)'),
+                              columns) == {"events", ("people", "raw", "__row"), ("people", "raw", "name_en")}
+    assert expectation_inputs(typed, rows("SELECT r._row FROM {batch} r JOIN _article_texts a ON a.text = r.name_en"),
+                              columns) == {"_article_texts", ("people", "main", "__row"), ("people", "main", "name_en")}
+    # whole rows: *, or a table named alone
+    assert expectation_inputs(typed, rows("SELECT * FROM {batch}"), columns) == {"people"}
+    assert expectation_inputs(typed, rows("SELECT p.__row AS _row, to_json(p) AS value FROM {batch} p"), columns) == {"people"}
     # a table that is not one of ours, or SQL DuckDB cannot parse: run it every time
-    assert expectation_inputs(typed, rows("SELECT 1 AS _row FROM somewhere_else"), resources) is None
-    assert expectation_inputs(typed, rows("SELEKT nonsense {batch}"), resources) is None
+    assert expectation_inputs(typed, rows("SELECT 1 AS _row FROM somewhere_else"), columns) is None
+    assert expectation_inputs(typed, rows("SELEKT nonsense {batch}"), columns) is None

@@ -7,9 +7,10 @@
   may not read files) and its tables are copied over through Arrow, with their DuckDB types;
 - one GX SQL data source on that connection, with one table asset and batch definition per table;
 - the findings of every expectation, under a key made of the suite, the expectation and the
-  version of every table its SQL reads (``duckdb.get_table_names``): an expectation is run again
-  only when its key is new. A column expectation reads its suite's table; an
-  ``unexpected_rows_expectation`` reads its batch and the tables its SQL names.
+  version of everything it reads: an expectation is run again only when its key is new. A
+  one-column expectation reads its column; an ``unexpected_rows_expectation`` reads the columns
+  its SQL names in the tables it names (DuckDB's parse tree, :func:`sql_reads`), or those tables
+  whole when the SQL may read whole rows (:func:`expectation_inputs`).
 
 The findings are those :func:`datapkg.checks.gx_checks.run_gx_checks` gives on the same files
 (``tests/test_watch.py`` compares them after every kind of edit).
@@ -27,7 +28,7 @@ from typing import Any
 from datapkg.checks.gx_checks import (_blank_rows_only, _load, batch_schema, gx_context, open_connection,
                                       plan_runnable, validate_batch)
 from datapkg.expectations import URE
-from datapkg.loader import (RAW_SCHEMA, ROW, LoadedTable, _drop, _split, _stage_name, blank_lines_table, extra_cells_table,
+from datapkg.loader import (RAW_SCHEMA, ROW, LoadedTable, _split, _stage_name, blank_lines_table, extra_cells_table,
                             quote_ident, raw_table, row_numbers_table)
 from datapkg.report import Finding
 from datapkg.sandbox import lock_down
@@ -47,23 +48,72 @@ def resource_tables(name: str) -> list[str]:
 
 def _drop_resource(con: Any, name: str) -> None:
     """Drop every table and view the loader made for ``name`` (views first: they read the tables)."""
-    for table in resource_tables(name) + [_stage_name(name), row_numbers_table(name)]:
-        _drop(con, *_split(table))
+    wanted = {_split(t) for t in resource_tables(name) + [_stage_name(name), row_numbers_table(name)]}
+    found = con.execute("SELECT schema_name, view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal UNION ALL "
+                        "SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables()").fetchall()
+    for schema, table, kind in sorted(found, key=lambda row: row[2] != "VIEW"):
+        if (schema, table) in wanted:
+            con.execute(f"DROP {kind} {quote_ident(schema)}.{quote_ident(table)}")
 
 
 def _unbraced(sql: str, table: str) -> str:
     return sql.replace("{batch}", table).replace("{{", "{").replace("}}", "}")
 
 
+#: The kinds of DuckDB table reference whose alias names a whole row when a query names it alone.
+TABLE_REFS = {"BASE_TABLE", "SUBQUERY", "TABLE_FUNCTION", "JOIN", "EXPRESSION_LIST", "PIVOT", "COLUMN_DATA"}
+
+
 @functools.lru_cache(maxsize=4096)
-def _table_names(sql: str) -> frozenset[str] | None:
-    """The tables ``sql`` reads (DuckDB's parser, a few ms a query: kept), None when it does not parse."""
+def sql_reads(sql: str) -> tuple[frozenset[tuple[str, str]], frozenset[str] | None] | None:
+    """What ``sql`` reads, from DuckDB's own parse tree (``json_serialize_sql``; kept per text):
+    ``({(schema, table)}, {every name a column reference uses, lower case})``. The names are None
+    when the query may read whole rows (``*``, ``COLUMNS(...)``, a table or alias named alone);
+    None altogether when DuckDB cannot parse it."""
     import duckdb
 
+    con = _parser()
     try:
-        return frozenset(duckdb.get_table_names(sql))
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     except duckdb.Error:
         return None
+    if tree.get("error"):
+        return None
+    tables: set[tuple[str, str]] = set()
+    aliases: set[str] = set()
+    refs: list[list[str]] = []
+    whole = False
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if node.get("class") == "COLUMN_REF":
+            refs.append([str(n) for n in node.get("column_names") or []])
+        elif node.get("class") == "STAR" or kind == "STAR":
+            whole = True
+        if kind in TABLE_REFS:
+            aliases.add(str(node.get("alias") or "").lower())
+            if kind == "BASE_TABLE":
+                tables.add((node.get("schema_name") or "main", node["table_name"]))
+                aliases.add(str(node["table_name"]).lower())
+        stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+    whole = whole or any(len(ref) == 1 and ref[0].lower() in aliases for ref in refs)
+    return frozenset(tables), None if whole else frozenset(part.lower() for ref in refs for part in ref)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Any:
+    """A connection of its own for parsing (nothing is loaded into it, nothing is run)."""
+    import duckdb
+
+    from datapkg.sandbox import SANDBOX_CONFIG
+
+    return duckdb.connect(config=SANDBOX_CONFIG)
 
 
 def one_column(exp: dict[str, Any]) -> str | None:
@@ -78,27 +128,44 @@ def one_column(exp: dict[str, Any]) -> str | None:
     return column
 
 
-def expectation_inputs(suite: dict[str, Any], exp: dict[str, Any], resources: set[str]) -> set[str] | None:
-    """The resources (and derived tables) whose content ``exp`` of ``suite`` depends on; None when
-    that cannot be told (SQL DuckDB cannot parse, a table that is not one of ours): run it every time.
+def expectation_inputs(suite: dict[str, Any], exp: dict[str, Any],
+                       columns: dict[tuple[str, str], list[str]]) -> set[Any] | None:
+    """What ``exp`` of ``suite`` reads, as keys of the versions :class:`IncrementalChecks` keeps;
+    None when that cannot be told (SQL DuckDB cannot parse, a table that is not one of ours): then
+    it runs every time. ``columns``: ``{(resource, schema): its columns}`` of the loaded tables.
 
-    A one-column expectation (:func:`one_column`) depends on ``(resource, schema, column)`` only:
-    its column and the row numbers of its batch."""
-    inputs: set[Any] = {suite["meta"]["resource"]}
+    - a one-column expectation (:func:`one_column`): ``(resource, schema, column)`` of its batch;
+    - SQL (``unexpected_rows_expectation``): ``(resource, schema, column)`` for every column of each
+      table it reads that the query names, plus the row numbers (``__row``); the resource's name
+      (the whole of it) when the query may read whole rows, or for the row-structure tables;
+      :data:`ARTICLE_TEXTS` for the article texts;
+    - any other expectation: its resource.
+    """
+    resource, schema = suite["meta"]["resource"], batch_schema(suite)
     column = one_column(exp)
     if column is not None:
-        return {(suite["meta"]["resource"], batch_schema(suite), column)}
+        return {(resource, schema, column)}
     sql = (exp.get("kwargs") or {}).get("unexpected_rows_query") if exp.get("type") == URE else None
     if not isinstance(sql, str):
-        return inputs
-    names = _table_names(_unbraced(sql, suite["meta"]["table"]))
-    if names is None:
+        return {resource}
+    reads = sql_reads(_unbraced(sql, suite["meta"]["table"]))
+    if reads is None:
         return None
-    for name in names:
+    tables, names = reads
+    inputs: set[Any] = set()
+    for table_schema, name in tables:
         base = next((name[: -len(s)] for s in STRUCTURE_SUFFIXES if name.endswith(s)), name)
-        if base in resources or name == ARTICLE_TEXTS:
+        if (table_schema, name) == ("main", ARTICLE_TEXTS):
+            inputs.add(ARTICLE_TEXTS)
+        elif (table_schema, name) in {("main", c) for c in CONSTANT}:
+            continue
+        elif base != name and table_schema == RAW_SCHEMA and any(r == base for r, _ in columns):
             inputs.add(base)
-        elif name not in CONSTANT:
+        elif (base, table_schema) in columns and names is not None:
+            inputs |= {(base, table_schema, c) for c in columns[(base, table_schema)] if c.lower() in names or c == ROW}
+        elif (base, table_schema) in columns:
+            inputs.add(base)
+        else:
             return None
     return inputs
 
@@ -126,6 +193,7 @@ class IncrementalChecks:
 
     def __init__(self) -> None:
         self.con: Any = None
+        self._scratch: Any = None   # the connection a changed resource is loaded into (then copied over)
         self._spill: str | None = None
         self._source: Any = None
         self._batches: dict[tuple[str, str], Any] = {}
@@ -140,8 +208,9 @@ class IncrementalChecks:
         """Drop the connection, the GX data source and every kept result."""
         if self._source is not None:
             gx_context().data_sources.delete(self._source.name)
-        if self.con is not None:
-            self.con.close()
+        for con in (self.con, self._scratch):
+            if con is not None:
+                con.close()
         if self._spill:
             shutil.rmtree(self._spill, ignore_errors=True)
         self.__init__()
@@ -160,10 +229,14 @@ class IncrementalChecks:
         findings = [f for name in sorted(self._load_findings) for f in self._load_findings[name]]
         planned, runnable = plan_runnable(self.con, root, descriptor, self.tables, loadable)
         versions = {**self._versions, **self._derived_versions()}
+        columns: dict[tuple[str, str], list[str]] = {}
+        for key in self._versions:
+            if isinstance(key, tuple) and key[0] in self.tables:
+                columns.setdefault((key[0], key[1]), []).append(key[2])
         results: dict[tuple, list[Finding]] = {}
         self.ran = self.kept = 0
         for suite, table in runnable:
-            keys = [self._key(suite, exp, versions) for exp in suite["expectations"]]
+            keys = [self._key(suite, exp, versions, columns) for exp in suite["expectations"]]
             pending = [exp for exp, key in zip(suite["expectations"], keys, strict=True)
                        if key is None or key not in self._results]
             fresh = self._validate(suite, table, pending) if pending else {}
@@ -197,17 +270,18 @@ class IncrementalChecks:
         self._versions = {k: v for k, v in self._versions.items() if not (isinstance(k, tuple) and k[0] == name)}
         self._versions[name] = self._versions.get(name, 0) + 1
         found: list[Finding] = []
-        scratch = open_connection(self._spill)
+        if self._scratch is None:  # never locked: no package SQL runs on it, only the loader
+            self._scratch = open_connection(self._spill)
         try:
-            loaded = _load(scratch, root, descriptor, {name}, found)
+            loaded = _load(self._scratch, root, descriptor, {name}, found)
             self._load_findings[name] = found
             if name in loaded:
                 for table in resource_tables(name):
-                    _copy_table(scratch, self.con, table)
+                    _copy_table(self._scratch, self.con, table)
                 self.tables[name] = loaded[name]
                 self._versions.update(column_versions(self.con, name))
         finally:
-            scratch.close()
+            _drop_resource(self._scratch, name)
 
     def _derived_versions(self) -> dict[str, str]:
         """The version of each table the curation rules build on every run: its content's hash."""
@@ -221,8 +295,9 @@ class IncrementalChecks:
 
     # --- GX ----------------------------------------------------------------------------------
 
-    def _key(self, suite: dict[str, Any], exp: dict[str, Any], versions: dict[str, Any]) -> tuple | None:
-        inputs = expectation_inputs(suite, exp, set(self.tables))
+    def _key(self, suite: dict[str, Any], exp: dict[str, Any], versions: dict[Any, Any],
+             columns: dict[tuple[str, str], list[str]]) -> tuple | None:
+        inputs = expectation_inputs(suite, exp, columns)
         if inputs is None:
             return None
         if any(versions.get(i) is None for i in inputs):

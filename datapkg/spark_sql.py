@@ -59,6 +59,26 @@ def _rewrite(node: Any) -> Any:
     return node
 
 
+def _generator_on_top(tree: Any) -> Any:
+    """Spark accepts a generator (``EXPLODE``, DuckDB's ``unnest``) only as a whole projection:
+    ``f(EXPLODE(a))`` becomes ``EXPLODE(TRANSFORM(a, x -> f(x)))``, the same rows. A projection with
+    more than one generator is left as it is (Spark's analyser then names it)."""
+    from sqlglot import exp
+
+    for select in tree.find_all(exp.Select):
+        for item in select.expressions:
+            inner = item.this if isinstance(item, exp.Alias) else item
+            generators = list(inner.find_all(exp.Explode))
+            if len(generators) != 1 or generators[0] is inner:
+                continue
+            var = exp.to_identifier("__dpkg_x")
+            body = inner.copy()
+            body.find(exp.Explode).replace(exp.column(var))
+            lam = exp.Lambda(this=body, expressions=[var])
+            inner.replace(exp.Explode(this=exp.Transform(this=generators[0].this.copy(), expression=lam)))
+    return tree
+
+
 def to_spark(sql: str) -> str:
     """``sql`` (DuckDB dialect) as Spark SQL; raises :class:`NotOnSpark` when that cannot be done."""
     import sqlglot
@@ -69,7 +89,7 @@ def to_spark(sql: str) -> str:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except SqlglotError as exc:
         raise NotOnSpark(f"not parsed as DuckDB SQL: {str(exc).splitlines()[0]}") from None
-    tree = tree.transform(_rewrite)
+    tree = _generator_on_top(tree.transform(_rewrite))
     left = sorted({n.name.upper() for n in tree.find_all(exp.Anonymous)} & DUCKDB_ONLY
                   | ({"REGEXP_FULL_MATCH"} if tree.find(exp.RegexpFullMatch) else set()))
     if left:

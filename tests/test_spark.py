@@ -73,6 +73,10 @@ def test_duckdb_sql_as_spark_sql() -> None:
         to_spark("SELECT json_valid(a) FROM t")
     with pytest.raises(NotOnSpark, match="not parsed"):
         to_spark("SELECT FROM WHERE (")
+    # a generator nested in an expression (Spark refuses it) goes on top, the expression into TRANSFORM
+    assert to_spark("SELECT trim(unnest(string_split(x, ','))) AS v FROM t") == (
+        "SELECT EXPLODE(TRANSFORM(SPLIT(x, CONCAT('\\\\Q', ',', '\\\\E')), __dpkg_x -> TRIM(__dpkg_x))) AS v FROM t")
+    assert to_spark("SELECT unnest(a) AS v FROM t") == "SELECT EXPLODE(a) AS v FROM t"
 
 
 def test_remote_resources_need_allow_remote(tmp_path: Path) -> None:
@@ -172,6 +176,9 @@ def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
         ours = [tuple(r) for r in tables[name].frame.orderBy("__row").collect()]
         assert ours == con.execute(f'SELECT * FROM "{name}" ORDER BY __row').fetchall(), name
     assert [r[0] for r in spark.sql("SELECT __row FROM child WHERE day IS NULL ORDER BY 1").collect()] == [3, 5]
+    # the curation rules' list splitting (trim(unnest(string_split(...)))) gives DuckDB's rows on Spark
+    split = "SELECT __row, trim(unnest(string_split(note, 'a'))) AS part FROM child WHERE note IS NOT NULL"
+    assert sorted(tuple(r) for r in spark.sql(to_spark(split)).collect()) == sorted(con.execute(split).fetchall())
 
     run = run_suites(spark, tables, [SUITE])
     rows: dict[str, Any] = {}

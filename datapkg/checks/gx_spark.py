@@ -95,12 +95,16 @@ def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str,
     (default: the resources and their cells)."""
     if views is None:
         views = {n for t in tables.values() for n in (t.name, f"raw__{t.name}")}
+    import uuid
+
     import great_expectations as gx
+
+    from datapkg.checks.gx_checks import gx_context
 
     run = SparkRun()
     known = set(views)
-    context = gx.get_context(mode="ephemeral")
-    source = context.data_sources.add_spark("dpkg")
+    context = gx_context()  # this process's GX context, set up once (no analytics, no progress bars)
+    source = context.data_sources.add_spark(f"spark-{uuid.uuid4().hex}")
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW],
                      "return_unexpected_index_query": False}
     for suite in suites:

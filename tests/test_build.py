@@ -40,8 +40,18 @@ def package(tmp_path: Path) -> Path:
     return cited_package(tmp_path / "pkg")
 
 
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release of ``cited_package`` (the same bytes as ``package``), built once for the tests
+    that only read it; a test that changes a release builds its own (:func:`own_release`)."""
+    root = tmp_path_factory.mktemp("release")
+    out = root / "dist"
+    build(cited_package(root / "pkg"), out)
+    return out
+
+
 @pytest.fixture
-def release(package: Path, tmp_path: Path) -> Path:
+def own_release(package: Path, tmp_path: Path) -> Path:
     out = tmp_path / "dist"
     build(package, out)
     return out
@@ -267,7 +277,8 @@ def test_source_date_epoch_sets_the_zip_time(package: Path, tmp_path: Path, monk
         assert {i.date_time for i in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
 
 
-def test_interrupted_build_keeps_previous_release(package: Path, release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_build_keeps_previous_release(package: Path, own_release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = own_release
     before = {p.relative_to(release): p.read_bytes() for p in release.rglob("*") if p.is_file()}
     (package / "resources/people.csv").write_text(PEOPLE_CSV + "p4,New person,leader,1,2000-01-01,true,,\n")
 

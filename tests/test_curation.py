@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,18 +64,19 @@ def edit(root: Path, name: str, key: str, value: str, **cells: str) -> int:
 def findings(root: Path) -> list[tuple]:
     """(check, file, row, field) of every curation finding in the package at ``root``.
 
-    On a copy of this repository's package that differs only in some resources' CSV files, GX runs
-    only the suites whose rules read one of those resources (:func:`suites_reading`): every other
-    suite reads exactly what it reads in this repository's package, where no rule finds anything
+    On a copy of this repository's package that differs only in some cells of its CSV files, GX runs
+    only the rules that read a changed column (what ``--watch`` takes each rule to read,
+    :func:`datapkg.checks.gx_incremental.expectation_inputs`): every other rule reads exactly what it
+    reads in this repository's package, where no rule finds anything
     (``test_real_package_has_no_curation_findings``). The findings are therefore those of a run of
-    every suite, at a third of the cost. Any other difference runs every suite.
+    every rule, at a fraction of the cost. Any other difference runs every rule.
     """
     descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
-    changed, readers = changed_resources(root), suites_reading()
-    if changed is None or readers is None:
+    changed = changed_columns(root)
+    if changed is None:
         found = run_curation_checks(root, descriptor)
     else:
-        found = run_gx_checks(root, descriptor, schema=False, resources={r for name in changed for r in readers[name]})
+        found = run_gx_checks(root, descriptor, schema=False, only=lambda suite, exp: reads_any(suite, exp, changed))
     return sorted((f.check, f.file, f.row, f.field) for f in found)
 
 
@@ -87,56 +89,76 @@ def _package_files(root: Path) -> dict[str, Path]:
     return files
 
 
-def changed_resources(root: Path) -> set[str] | None:
-    """The resources whose CSV file in ``root`` differs from this repository's; None when anything
-    else differs (the descriptor, a schema, an article text, a file added or removed)."""
+def _cells(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def changed_columns(root: Path) -> set[tuple[str, str | None]] | None:
+    """(resource, column) of every column whose cells in ``root`` differ from this repository's,
+    (resource, None) for a resource whose header or row count differs; None when anything but
+    resources' cells differs (the descriptor, a schema, an article text, a file added, removed or
+    not UTF-8)."""
     ours, theirs = _package_files(ROOT), _package_files(root)
     if ours.keys() != theirs.keys():
         return None
-    changed = {rel for rel, path in ours.items() if path.read_bytes() != theirs[rel].read_bytes()}
     descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
     by_path = {r["path"]: r["name"] for r in descriptor["resources"] if isinstance(r.get("path"), str)}
-    return {by_path[rel] for rel in changed} if changed <= by_path.keys() else None
+    changed: set[tuple[str, str | None]] = set()
+    for rel, path in ours.items():
+        if path.read_bytes() == theirs[rel].read_bytes():
+            continue
+        if rel not in by_path:
+            return None
+        try:
+            before, after = _cells(path), _cells(theirs[rel])
+        except UnicodeDecodeError:
+            return None
+        if before[:1] != after[:1] or len(before) != len(after) or any(len(row) != len(before[0]) for row in before + after):
+            changed.add((by_path[rel], None))
+            continue
+        changed |= {(by_path[rel], name) for i, name in enumerate(before[0]) if any(a[i] != b[i] for a, b in zip(before, after))}
+    return changed
 
 
-#: Tables the curation rules read that hold no resource: pycountry's code lists (fixed) and the
-#: article texts (read from the articles resource and the seed files).
-DERIVED = {"_codes": None, "_article_texts": "articles"}
+def reads_any(suite: dict[str, Any], exp: dict[str, Any], changed: set[tuple[str, str | None]]) -> bool:
+    """Whether ``exp`` of ``suite`` reads one of the ``changed`` columns (:func:`changed_columns`)."""
+    from datapkg.checks.gx_incremental import ARTICLE_TEXTS, expectation_inputs
+
+    inputs = expectation_inputs(suite, exp, package_columns())
+    if inputs is None:
+        return True
+    whole = {name for name, column in changed if column is None} | {name for name, _ in changed}
+    for read in inputs:
+        if isinstance(read, tuple):
+            name, _schema, column = read
+            if (name, column) in changed or (name, None) in changed:
+                return True
+        elif ("articles" if read == ARTICLE_TEXTS else read) in whole:
+            return True
+    return False
 
 
 @functools.cache
-def suites_reading() -> dict[str, set[str]] | None:
-    """{resource: the resources whose curation suite reads it} in this repository's package, from
-    DuckDB's parser on each rule's SQL; None when a rule reads a table this cannot place."""
+def package_columns() -> dict[tuple[str, str], list[str]]:
+    """``{(resource, schema): its columns}`` of this repository's resources as the loader puts them
+    into DuckDB (typed table and cells), as :func:`expectation_inputs` takes them."""
     import duckdb
 
-    from datapkg.checks.curation import plan_curation_queries
-    from datapkg.expectations import plain_suites
     from datapkg.loader import load_package
 
     descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
     con = duckdb.connect()
     try:
-        tables = load_package(con, ROOT, descriptor)
-        suites = plain_suites(ROOT, descriptor, plan_curation_queries(con, ROOT, descriptor, preloaded=set(tables)))
+        tables = load_package(con, ROOT, descriptor, keep_raw=True)
+        columns: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                                                 "ORDER BY schema_name, table_name, column_index").fetchall():
+            if table in tables:
+                columns.setdefault((table, schema), []).append(column)
+        return columns
     finally:
         con.close()
-    readers: dict[str, set[str]] = {name: {name} for name in tables}
-    for suite in suites:
-        for exp in suite["expectations"]:
-            if not exp["meta"]["dpkg"].get("rule"):
-                continue
-            try:
-                names = duckdb.get_table_names(exp["kwargs"]["unexpected_rows_query"].replace("{batch}", suite["meta"]["table"]))
-            except duckdb.Error:
-                return None
-            for name in names:
-                name = DERIVED.get(name, name)
-                if name is not None and name not in readers:
-                    return None
-                if name is not None:
-                    readers[name].add(suite["meta"]["resource"])
-    return readers
 
 
 def test_real_package_has_no_curation_findings() -> None:

@@ -184,6 +184,19 @@ def test_resources_limit_the_suites_that_run(tmp_path):
     assert [(f.file, f.row, f.field) for f in findings] == [("data/parent.csv", 3, "id")]
 
 
+def test_only_keeps_the_expectations_it_is_true_for(tmp_path):
+    rows = _rows()
+    rows[0][3], rows[1][4] = "US", "-1"  # an enum and a minimum broken in child
+    root, descriptor = _package(tmp_path, rows, parent_rows=[["P001", "first"], ["bad", "x"]])
+    every = run_gx_checks(root, descriptor, curation=False)
+    assert {(f.file, f.row, f.field) for f in every} == {("data/parent.csv", 3, "id"), ("data/child.csv", 2, "country"),
+                                                        ("data/child.csv", 3, "amount")}
+    country = run_gx_checks(root, descriptor, curation=False,
+                            only=lambda suite, exp: (exp.get("kwargs") or {}).get("column") == "country")
+    assert [(f.check, f.file, f.row, f.field) for f in country] == [("constraint-error", "data/child.csv", 2, "country")]
+    assert run_gx_checks(root, descriptor, curation=False, only=lambda suite, exp: False) == []
+
+
 def test_suite_for_an_unknown_resource_and_malformed_descriptor(tmp_path):
     root, descriptor = _package(tmp_path, _rows())
     (root / "validations").mkdir()

@@ -585,9 +585,12 @@ def test_allow_remote_fetches_and_checks_a_remote_resource(tmp_path: Path, serve
     assert code == 1 and keys(report) == {("type-error", f"{base}/t.csv", 3, "id")}
 
 
-def test_data_docs_option_writes_a_site(tmp_path: Path, repo_root: Path) -> None:
+def test_data_docs_option_writes_a_site(tmp_path: Path) -> None:
+    """A valid package with curation rules (the data docs' content: tests/test_data_docs.py)."""
+    from tests.buildpkg import cited_package
+
     docs = tmp_path / "docs"
-    result = runner.invoke(app, ["validate", str(repo_root), "--format", "json", "--data-docs", str(docs)])
+    result = runner.invoke(app, ["validate", str(cited_package(tmp_path / "pkg")), "--format", "json", "--data-docs", str(docs)])
     assert result.exit_code == 0, result.output
     pages = list(docs.rglob("*.html"))
     assert pages and any("validations" in str(p) or "index" in p.name for p in pages)
@@ -596,8 +599,9 @@ def test_data_docs_option_writes_a_site(tmp_path: Path, repo_root: Path) -> None
 def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro" / "docs").write_text("a file where a folder should be")
-    line = _one_line_error(["build", "-q", "-o", str(tmp_path / "ro" / "docs" / "dist"),
-                            str(Path(__file__).resolve().parent.parent)])
+    from tests.buildpkg import plain_package
+
+    line = _one_line_error(["build", "-q", "-o", str(tmp_path / "ro" / "docs" / "dist"), str(plain_package(tmp_path / "pkg"))])
     assert line.startswith("dpkg: error: ") and "unexpected" not in line
 
 

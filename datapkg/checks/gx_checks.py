@@ -21,7 +21,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from datapkg.errors import DpkgError
 from datapkg.expectations import CELLS, plain_suites, read_suite_files
@@ -298,13 +298,15 @@ def _forget(context: Any, run: str, definitions: list[Any], site: str) -> None:
 # --- entry point ----------------------------------------------------------------------------------
 
 def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Path | None = None,
-                  resources: set[str] | None = None, schema: bool = True, curation: bool = True) -> list[Finding]:
+                  resources: set[str] | None = None, schema: bool = True, curation: bool = True,
+                  only: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> list[Finding]:
     """Validate the package at ``root`` with its GX suites, in DuckDB; return the findings.
 
     Suites: two derived from each resource's Table Schema (always afresh, :mod:`datapkg.expectations`)
     with the curation rules that apply, plus the hand-written suites in ``validations/``.
     ``resources`` limits the run to those names (default: :func:`gx_resources`); ``schema=False``
-    runs the curation rules only, ``curation=False`` all but them.
+    runs the curation rules only, ``curation=False`` all but them; ``only(suite, expectation)``
+    keeps the expectations for which it is true.
     """
     root = Path(root)
     loadable = gx_resources(root, descriptor)
@@ -319,12 +321,18 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
         lock_down(con)  # the package's tables are in: from here on its SQL runs sandboxed
         planned, runnable = plan_runnable(con, root, descriptor, tables, wanted, schema=schema, curation=curation)
         findings += planned
+        if only is not None:
+            runnable = [(s, t) for s, t in ((_only(s, only), t) for s, t in runnable) if s["expectations"]]
         if not runnable and data_docs is None:
             return findings  # nothing for GX to check: GX is not started
         return _blank_rows_only(findings + validate_suites(con, runnable, data_docs))
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _only(suite: dict[str, Any], keep: Callable[[dict[str, Any], dict[str, Any]], bool]) -> dict[str, Any]:
+    return {**suite, "expectations": [e for e in suite["expectations"] if keep(suite, e)]}
 
 
 def open_connection(spill: str) -> Any:

@@ -16,6 +16,7 @@ than wall time). The reference, measured in the same run between the saves: a co
 and the load average before and after.
 
     .venv/bin/python benchmarks/watch_benchmark.py [--saves 6] [--cold 3]
+    .venv/bin/python benchmarks/watch_benchmark.py --in-process [--saves 6]   # against a full rerun
 """
 
 from __future__ import annotations
@@ -88,13 +89,46 @@ def _cold(folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def in_process(folder: Path, saves: int) -> None:
+    """A/B in one process, interleaved: after each save, what the watch ran before this change (a
+    full ``validate_package`` with GX already loaded) and the incremental run; wall and CPU time."""
+    from datapkg.incremental import IncrementalValidation
+    from datapkg.validate import validate_package
+
+    incremental = IncrementalValidation(folder)
+    incremental()
+    validate_package(folder)
+    runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for number in range(saves):
+        for rel, (good, bad) in EDITS.items():
+            _save(folder / rel, *((good, bad) if number % 2 == 0 else (bad, good)))
+            for name, run in (("incremental", incremental), ("full rerun (before)", lambda: validate_package(folder))):
+                cpu, wall = time.process_time(), time.perf_counter()
+                run()
+                runs.setdefault((rel, name), []).append((time.perf_counter() - wall, time.process_time() - cpu))
+    incremental.close()
+    print(f"in one process, load {_load()}:")
+    for (rel, name), done in runs.items():
+        print(f"  {rel:26} {name:20} median {statistics.median(w for w, _ in done):.3f} s wall, "
+              f"{statistics.median(c for _, c in done):.3f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=6, help="saves of each file (alternately breaking and fixing)")
     parser.add_argument("--cold", type=int, default=3, help="cold `dpkg validate` runs, between the saves")
+    parser.add_argument("--in-process", action="store_true",
+                        help="instead: the incremental run against a full rerun, A/B in one process")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dpkg-watch-bench-"))
     _copy(folder)
+    if args.in_process:
+        print(f"load average before: {_load()} ({os.cpu_count()} CPUs)")
+        try:
+            in_process(folder, args.saves)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
     print(f"load average before: {_load()} ({os.cpu_count()} CPUs)")
     lines: queue.Queue = queue.Queue()
     process = subprocess.Popen([str(BIN / "dpkg"), "validate", "--watch", str(folder)], stdout=subprocess.PIPE,

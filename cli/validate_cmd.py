@@ -114,6 +114,8 @@ def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | Non
 
     try:
         for number, change in enumerate(watch(Path(path), run)):
+            if interrupted():  # Ctrl-C that a library swallowed during the run: no report
+                raise KeyboardInterrupt
             if change.error is not None:
                 echo(f"dpkg: cannot validate yet ({', '.join(change.changed or [])}): {change.error}")
                 continue

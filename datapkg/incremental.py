@@ -28,7 +28,7 @@ from typing import Any
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
 from datapkg.errors import DpkgError
-from datapkg.loader import resource_schema
+from datapkg.loader import package_resources, resource_schema
 from datapkg.package_source import PackageSource, is_remote, open_package, resource_paths
 from datapkg.report import Finding, Report
 
@@ -168,7 +168,6 @@ class IncrementalValidation:
         self._stats.update(stats["resources"])
 
 
+
 def _resources(source: PackageSource) -> list[dict[str, Any]]:
-    resources = source.descriptor.get("resources")
-    return [r for r in resources if isinstance(r, dict) and isinstance(r.get("name"), str)] \
-        if isinstance(resources, list) else []
+    return [r for r in package_resources(source.descriptor) if isinstance(r.get("name"), str)]

@@ -87,19 +87,25 @@ def test_rows_may_name_files(tmp_path: Path) -> None:
     assert rows_may_name_files(plain, broken) is True
 
 
-def test_each_input_file_is_hashed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The build hashes every input file once (the zip's descriptor and the database's record of its
-    inputs share the digests); the release still carries the right ones."""
-    root = plain_package(tmp_path / "pkg")
-    hashed: list[str] = []
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files hashed in this process (by the database's input record and the release), in order."""
+    seen: list[str] = []
     original = db_inputs.sha256_of
 
     def counting(path: Path) -> str:
-        hashed.append(Path(path).resolve().as_posix())
+        seen.append(Path(path).resolve().as_posix())
         return original(path)
 
     monkeypatch.setattr(db_inputs, "sha256_of", counting)
     monkeypatch.setattr(release, "sha256_of", counting)
+    return seen
+
+
+def test_each_input_file_is_hashed_once(tmp_path: Path, hashed: list[str]) -> None:
+    """The build hashes every input file once (the zip's descriptor and the database's record of its
+    inputs share the digests); the release still carries the right ones."""
+    root = plain_package(tmp_path / "pkg")
     out = tmp_path / "dist"
     build(root, out, force=True)
     inputs = [p for p in hashed if p.startswith(root.resolve().as_posix())]
@@ -180,7 +186,8 @@ def test_cancelled_zip_leaves_no_file(tmp_path: Path) -> None:
     assert list((tmp_path / "z").iterdir()) == []
 
 
-def test_query_cache_hashes_each_input_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_query_cache_hashes_each_input_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            hashed: list[str]) -> None:
     """dpkg query's cache: the digests that key it are the ones its database records (each input file
     is read once to hash it); the cache is then current."""
     from datapkg.query import open_database
@@ -188,14 +195,6 @@ def test_query_cache_hashes_each_input_once(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     root = cited_package(tmp_path / "pkg")
-    hashed: list[str] = []
-    original = db_inputs.sha256_of
-
-    def counting(path: Path) -> str:
-        hashed.append(Path(path).resolve().as_posix())
-        return original(path)
-
-    monkeypatch.setattr(db_inputs, "sha256_of", counting)
     con, db, kind = open_database(root)
     con.close()
     assert kind == "cache" and hashed and len(hashed) == len(set(hashed))

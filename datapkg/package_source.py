@@ -170,20 +170,20 @@ def check_inside(root: Path, descriptor: dict[str, Any]) -> None:
     for resource in resources if isinstance(resources, list) else []:
         if not isinstance(resource, dict):
             continue
-        name = resource.get("name")
-        data = [p for p in resource_paths(resource) if not is_remote(p)]
-        for path in data:
-            if not is_within(base, real_path(str(root / path), known)):
-                raise UsageError(f"resource '{name}' path {path!r} resolves outside the package (symbolic link)")
-        named = [(p, f"resource '{name}' path") for p in resource_paths(resource)]
+        name, paths = resource.get("name"), resource_paths(resource)
+        named = [(p, f"resource '{name}' path") for p in paths]
         named += [(resource[k], f"resource '{name}' {k}") for k in ("schema", "dialect") if isinstance(resource.get(k), str)]
+        local = {path: str(root / path) for path, _ in named if not is_remote(path)}
+        for path in paths:
+            if path in local and not is_within(base, real_path(local[path], known)):
+                raise UsageError(f"resource '{name}' path {path!r} resolves outside the package (symbolic link)")
         for index, (path, what) in enumerate(named):
-            if not is_remote(path) and os.path.lexists(root / path):
+            if path in local and os.path.lexists(local[path]):
                 try:
                     regular_file(root, path, what, known=known)
                 except FileNotFoundError:
                     continue  # a dangling link: frictionless reports the missing file
-                if index < len(resource_paths(resource)) and _tabular_file(resource, path):
+                if index < len(paths) and _tabular_file(resource, path):
                     from datapkg.bounds import check_resource
 
                     check_resource(root, resource, path, resource.get("schema"))

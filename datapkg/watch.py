@@ -22,7 +22,7 @@ from datapkg.report import Finding, Report
 #: Folders of a package folder that are never package input.
 SKIPPED = {".git", ".venv", "venv", "node_modules", "__pycache__", "dist", ".pytest_cache"}
 INTERVAL = 0.05  # seconds between two looks at the files (a look costs about a millisecond)
-SETTLE = 0.1     # the files must stay unchanged this long before a run
+SETTLE = 0.05    # the files must stay unchanged this long before a run (a half-written file is survived anyway)
 
 
 def snapshot(path: Path) -> dict[str, tuple[int, int]]:

@@ -21,7 +21,7 @@ validate: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure_chromium.sh
 	@scripts/ensure_spark.sh $(VENV)
-	$(VENV)/bin/python -m pytest -n auto
+	$(VENV)/bin/python -m pytest -n auto --dist loadgroup
 
 # The large-data tests (marked slow); exit 5 (none collected) is not a failure.
 test-slow: $(STAMP)
@@ -29,7 +29,7 @@ test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -m slow || [ $$? -eq 5 ]
 
 test-all: $(STAMP)
-	$(VENV)/bin/python -m pytest -n auto -m ""
+	$(VENV)/bin/python -m pytest -n auto --dist loadgroup -m ""
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -19,7 +19,7 @@ from typing import Any
 from datapkg.atomic import write_text
 from datapkg.changelog import check_changelog
 from datapkg.errors import DataError, UsageError
-from datapkg.package_source import artefact_names, is_local, open_package, resource_paths
+from datapkg.package_source import artefact_names, open_package, resource_paths
 from datapkg.release import SUMS, finish_folder, named_files, write_sums, zip_package
 from datapkg.owned_dir import BUILD, check_owned, replace_owned_dir
 from datapkg.report import Report
@@ -31,13 +31,11 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
 UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
-#: The stage of a CSV file in DuckDB's memory takes up to this many times the file's size.
-STAGE_FACTOR = 4
-#: DuckDB threads that write Parquet and the dictionary (the same bytes with 1 or 2 threads), and
-#: that read the CSV files into the database writer's stage when the stage fits under the cap
-#: (:func:`writer_threads`). The writer writes the tables with one: with more, DuckDB lays the file
-#: out differently each time; and when it must evict buffers, which one it reuses would depend on
-#: the threads' timing.
+#: DuckDB threads that write Parquet and the dictionary (the same bytes with 1 or 2 threads). The
+#: database writer does everything with one thread, the CSV stage included: with more, DuckDB lays
+#: the file out differently each time, and which buffer it reuses after an eviction depends on the
+#: threads' timing (seen: a 1M-row build with a 2-thread stage under 512MB gave another .duckdb
+#: once in five builds, 300 bytes of one block).
 THREADS = 2
 
 
@@ -115,17 +113,6 @@ def size_bytes(text: str) -> int:
     return int(float(match.group(1)) * UNITS[match.group(2).lower()])
 
 
-def writer_threads(root: Path, descriptor: dict[str, Any], memory_limit: str | None) -> int:
-    """Threads that read the CSV files into the writer's stage: :data:`THREADS` when the package's
-    data fits under the cap :data:`STAGE_FACTOR` times over (nothing is evicted), else 1 (then what
-    DuckDB evicts and reuses happens in the same order in every build). The stage's layout, and so
-    the file's bytes, depend on this number: it is a function of the inputs and the cap only."""
-
-    data = sum((root / p).stat().st_size for r in descriptor.get("resources") or [] if isinstance(r, dict)
-               for p in resource_paths(r) if is_local(p) and (root / p).is_file())
-    return THREADS if memory_limit and data * STAGE_FACTOR < size_bytes(memory_limit) else 1
-
-
 def _changes(previous: str | Path, source: Any, step: Step) -> str:
     """CHANGES.md: ``dpkg diff`` of the previous release against this package, in Markdown."""
     from datapkg.diff import diff_sources
@@ -186,7 +173,7 @@ def build_into(folder: Path, root: Path, descriptor_name: str, descriptor: dict[
         try:
             zipped = None if rows_may_name_files(root, descriptor) else start_zip([])
             info = write_database(db_path, root, descriptor_name, descriptor, step=step, memory_limit=memory_limit,
-                                  threads=writer_threads(root, descriptor, memory_limit), known=known)
+                                  threads=1, known=known)
             zipped = zipped or start_zip(info.text_files)
             db_digest = pool.submit(sha256_of, db_path)
             config = {"threads": THREADS, **({"memory_limit": memory_limit} if memory_limit else {})}

@@ -27,6 +27,9 @@ from datapkg.database import STORAGE_VERSION
 from datapkg.duckdb_file import IDENTIFIER_OFFSET, LayoutError, checksum, normalise_identifier, storage_version_number
 from tests.buildpkg import CITES_CSV, EVENTS_CSV, PEOPLE_CSV, TEXTS, cited_package, plain_package
 
+#: One worker runs this file under ``--dist loadgroup`` (make test): its module fixtures are built once.
+pytestmark = pytest.mark.xdist_group("build-release")
+
 DB = "test-package.duckdb"
 ZIP = "test-package-1.2.0.zip"
 

@@ -138,6 +138,11 @@ def test_s3a_resources_are_spark_only() -> None:
 
 # --- with Spark ----------------------------------------------------------------------------------
 
+#: The test JVM compiles with C1 only and collects with one thread: it lives for seconds, and half
+#: its CPU time went to C2 compiler and GC threads (34 -> 17 CPU-s for this file on 2 cores).
+TEST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
+
+
 def _spark_or_skip_reason() -> str:
     """Why the Spark tests cannot run here ('' when they can)."""
     import importlib.util
@@ -157,7 +162,7 @@ def _spark_or_skip() -> Any:
         pytest.skip(reason)
     from datapkg.spark_frames import spark_session
 
-    return spark_session("local[2]")
+    return spark_session("local[2]", conf={"spark.driver.extraJavaOptions": TEST_JVM})
 
 
 def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:

@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 from datapkg.cli.main import app
 from tests.packages import table, write_package
 
+#: One worker runs this file under ``--dist loadgroup`` (make test): its module fixtures are built once.
+pytestmark = pytest.mark.xdist_group("terminal")
+
 runner = CliRunner()
 DPKG = str(Path(sys.executable).with_name("dpkg"))
 RED = "\x1b[31m"
@@ -45,14 +48,22 @@ def run_in_terminal(args: list[str], **env: str) -> tuple[int, str]:
     return proc.returncode, out.decode("utf-8", "replace")
 
 
-@pytest.fixture
-def invalid(tmp_path: Path) -> Path:
-    write_package(tmp_path, [table("t", "data/t.csv", [{"name": "id", "type": "integer"}])], {"data/t.csv": "id\n1\nx\n"})
-    return tmp_path
+@pytest.fixture(scope="module")
+def invalid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package with one type error (the tests only read it)."""
+    root = tmp_path_factory.mktemp("invalid")
+    write_package(root, [table("t", "data/t.csv", [{"name": "id", "type": "integer"}])], {"data/t.csv": "id\n1\nx\n"})
+    return root
 
 
-def test_colour_on_a_terminal_unless_no_color_or_dumb(invalid: Path) -> None:
-    code, out = run_in_terminal(["validate", str(invalid)])
+@pytest.fixture(scope="module")
+def on_a_terminal(invalid: Path) -> tuple[int, str]:
+    """``dpkg validate`` of ``invalid`` on a terminal, default environment: run once for the tests that read it."""
+    return run_in_terminal(["validate", str(invalid)])
+
+
+def test_colour_on_a_terminal_unless_no_color_or_dumb(invalid: Path, on_a_terminal: tuple[int, str]) -> None:
+    code, out = on_a_terminal
     assert code == 1 and f"{RED}type-error" in out and COLOUR.search(out)
     for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}, {"NO_COLOR": "1", "FORCE_COLOR": "1"}):
         code, out = run_in_terminal(["validate", str(invalid)], **env)
@@ -68,9 +79,9 @@ def test_force_color_colours_a_pipe(invalid: Path) -> None:
     assert "\x1b[" not in verify.output
 
 
-def test_progress_on_a_terminal_for_a_long_validation_only(invalid: Path) -> None:
+def test_progress_on_a_terminal_for_a_long_validation_only(invalid: Path, on_a_terminal: tuple[int, str]) -> None:
     """A GX run takes more than a second: the terminal shows the phase; json output and pipes never do."""
-    code, out = run_in_terminal(["validate", str(invalid)])
+    code, out = on_a_terminal
     assert code == 1 and "dpkg validate" in out and "curation rules and Great Expectations suites" in out
     code, out = run_in_terminal(["validate", str(invalid), "--format", "json"])
     assert code == 1 and "dpkg validate" not in out and out.lstrip().startswith("{")

@@ -113,7 +113,7 @@ def gx_context() -> Any:
     return _context
 
 
-def _gx_suite(plain: dict[str, Any], name: str) -> Any:
+def gx_suite(plain: dict[str, Any], name: str) -> Any:
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -131,7 +131,7 @@ def _in_order(plain: dict[str, Any], results: list[Any]) -> list[tuple[dict[str,
     return [(plain["expectations"][r.expectation_config.meta[INDEX_KEY]], r) for r in results]
 
 
-def _result_format() -> dict[str, Any]:
+def result_format() -> dict[str, Any]:
     return {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW],
             "return_unexpected_index_query": False, "partial_unexpected_count": ROWS_PER_CHECK}
 
@@ -146,7 +146,9 @@ def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], 
     run = f"dpkg-{next(_run_ids)}"
     if data_docs is not None:
         try:
-            return _with_docs(context, run, suites, _batch_definitions(context, run, con, suites), Path(data_docs))
+            from datapkg.data_docs import validate_with_docs
+
+            return validate_with_docs(context, run, suites, _batch_definitions(context, run, con, suites), Path(data_docs))
         finally:
             if run in context.data_sources.all():
                 context.data_sources.delete(run)
@@ -224,12 +226,12 @@ def validate_batch(batch: Any, plain: dict[str, Any], table: LoadedTable, label:
     lists the failing rows (``COMPLETE``) of the failed expectations only. ``label`` names the
     ad-hoc GX suites (unique per run).
     """
-    verdicts = batch.validate(_gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
+    verdicts = batch.validate(gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
     failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
     if not failed:
         return []
     detail = {**plain, "expectations": failed}
-    results = batch.validate(_gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=_result_format()).results
+    results = batch.validate(gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=result_format()).results
     return [(exp, _findings_of(detail, exp, result, table)) for exp, result in _in_order(detail, results)]
 
 
@@ -238,61 +240,8 @@ def _findings_of(plain: dict[str, Any], exp: dict[str, Any], result: Any, table:
     return findings_from_result(plain, exp, result, file)
 
 
-def _findings(plain: dict[str, Any], table: LoadedTable, results: list[Any]) -> list[Finding]:
+def suite_findings(plain: dict[str, Any], table: LoadedTable, results: list[Any]) -> list[Finding]:
     return [f for exp, result in _in_order(plain, results) for f in _findings_of(plain, exp, result, table)]
-
-
-def _with_docs(context: Any, run: str, suites: list[tuple[dict[str, Any], LoadedTable]], batches: list[Any],
-               data_docs: Path) -> list[Finding]:
-    """Validate through a GX Checkpoint whose action writes Data Docs, then publish them (offline) in ``data_docs``."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    from datapkg.data_docs import make_offline
-    from datapkg.owned_dir import DATA_DOCS, replace_owned_dir
-
-    site = f"{run}-docs"
-    data_docs.parent.mkdir(parents=True, exist_ok=True)
-    docs_tmp = Path(tempfile.mkdtemp(prefix=f".{data_docs.name}.", dir=data_docs.parent))
-    context.add_data_docs_site(site_name=site, site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_tmp)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
-    definitions, by_name = [], {}
-    try:
-        for (plain, table), batch_definition in zip(suites, batches, strict=True):
-            name = f"{run}-{plain['name']}"
-            suite = context.suites.add(_gx_suite(plain, plain["name"] if plain["name"] not in context.suites.all() else name))
-            definitions.append(context.validation_definitions.add(
-                gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)))
-            by_name[suite.name] = (plain, table)
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=run, validation_definitions=definitions, result_format=_result_format(),
-            actions=[UpdateDataDocsAction(name="docs", site_names=[site])]))
-        findings: list[Finding] = []
-        if definitions:
-            for run_result in checkpoint.run().run_results.values():
-                plain, table = by_name[run_result.suite_name]
-                findings += _findings(plain, table, run_result.results)
-        else:
-            context.build_data_docs(site_names=[site])  # an index that says nothing ran
-        make_offline(docs_tmp)
-        with replace_owned_dir(data_docs, DATA_DOCS, "--data-docs") as target:
-            shutil.copytree(docs_tmp, target.tmp, dirs_exist_ok=True)
-        return findings
-    finally:
-        _forget(context, run, definitions, site)
-        shutil.rmtree(docs_tmp, ignore_errors=True)
-
-
-def _forget(context: Any, run: str, definitions: list[Any], site: str) -> None:
-    """Remove what a Data Docs run added to the long-lived context."""
-    if any(c.name == run for c in context.checkpoints.all()):
-        context.checkpoints.delete(run)
-    for definition in definitions:
-        context.validation_definitions.delete(definition.name)
-        context.suites.delete(definition.suite.name)
-    context.variables.data_docs_sites.pop(site, None)
 
 
 # --- entry point ----------------------------------------------------------------------------------

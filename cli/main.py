@@ -184,5 +184,7 @@ def run() -> None:
         os._exit(code)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    run()
+if __name__ == "__main__":  # pragma: no cover - ``python -m datapkg.cli.main`` is the dpkg command itself
+    from datapkg.cli.entry import run as console_run
+
+    console_run()

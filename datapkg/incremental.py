@@ -19,7 +19,6 @@ run that failed start afresh: a full run, with GX still loaded.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from datapkg.checks.files import run_file_checks
 from datapkg.checks.frictionless_checks import run_frictionless_checks
 from datapkg.errors import DpkgError
+from datapkg.file_hash import sha256_of
 from datapkg.loader import package_resources, resource_schema
 from datapkg.package_source import PackageSource, is_remote, open_package, resource_paths
 from datapkg.report import Finding, Report
@@ -45,12 +45,9 @@ class RunInfo:
 
 
 def _sha256(path: Path) -> str | None:
+    """The file's sha256 (:func:`datapkg.file_hash.sha256_of`), or None when it cannot be read (gone mid-save)."""
     try:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return sha256_of(path)
     except OSError:
         return None
 

@@ -281,6 +281,7 @@ def run_gx_checks(root: str | Path, descriptor: dict[str, Any], *, data_docs: Pa
 
 
 def _only(suite: dict[str, Any], keep: Callable[[dict[str, Any], dict[str, Any]], bool]) -> dict[str, Any]:
+    """``suite`` with the expectations ``exp`` for which ``keep(suite, exp)`` is true."""
     return {**suite, "expectations": [e for e in suite["expectations"] if keep(suite, e)]}
 
 
@@ -301,7 +302,7 @@ def plan_runnable(con: Any, root: Path, descriptor: dict[str, Any], tables: dict
     rules = plan_curation_queries(con, root, descriptor, preloaded=set(tables)) if curation else []
     suites = plain_suites(root, descriptor, rules)
     if not schema:
-        suites = [{**s, "expectations": [e for e in s["expectations"] if e["meta"]["dpkg"].get("rule")]} for s in suites]
+        suites = [_only(s, lambda _, e: bool(e["meta"]["dpkg"].get("rule"))) for s in suites]
     else:
         suites += read_suite_files(root)
     runnable = []
@@ -326,7 +327,7 @@ def _resolvable(suites: list[dict[str, Any]], tables: set[str]) -> list[dict[str
         target = ((exp.get("meta") or {}).get("dpkg") or {}).get("target") if isinstance(exp, dict) else None
         return target is None or target in tables
 
-    return [{**s, "expectations": [e for e in s["expectations"] if ok(e)]} for s in suites]
+    return [_only(s, lambda _, e: ok(e)) for s in suites]
 
 
 def _one_select_each(con: Any, suite: dict[str, Any]) -> tuple[dict[str, Any], list[Finding]]:

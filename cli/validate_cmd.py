@@ -89,6 +89,7 @@ def validate(
 def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | None) -> None:
     """``--watch``: the full report once, then one block per save with what was added and fixed."""
     from datapkg.incremental import IncrementalValidation
+    from datapkg.package_source import package_target
     from datapkg.renderers import get_renderer, location
     from datapkg.validate import validate_package
     from datapkg.watch import watch
@@ -97,6 +98,7 @@ def _watch(path: str, max_errors: int, allow_remote: bool, data_docs: Path | Non
         where = location(finding)
         return f"{mark} {finding.file or '(package)'}{' ' + where if where else ''}: {finding.check}: {finding.message}"
 
+    package_target(path)  # a path that is not there is a typo, not a file still being written: exit 2
     incremental = IncrementalValidation(path, max_errors=max_errors or None, allow_remote=allow_remote)
 
     def run():

@@ -238,9 +238,9 @@ def release_folder_zip(folder: Path) -> Path | None:
     return folder / release_zip(read_sums(folder / SUMS))
 
 
-def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
-    """Resolve ``path`` (folder, descriptor file, zip, or a release folder: its zip) into a checked :class:`PackageSource`."""
-    text = str(path)
+def package_target(text: str) -> Path:
+    """``text`` as a local folder or file that can hold a package; a one-line UsageError for a URL,
+    a path that does not exist, or a FIFO or device."""
     if is_remote(text):
         raise UsageError(f"{text} is a URL; download it first with 'dpkg download'")
     target = Path(text)
@@ -248,6 +248,13 @@ def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Packa
         raise UsageError(f"{text}: no such file or folder")
     if not target.is_dir() and not target.is_file():  # opening a FIFO would wait for ever
         raise UsageError(f"{text} is not a regular file or a folder (a FIFO or a device?); refused")
+    return target
+
+
+def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> PackageSource:
+    """Resolve ``path`` (folder, descriptor file, zip, or a release folder: its zip) into a checked :class:`PackageSource`."""
+    text = str(path)
+    target = package_target(text)
     tmpdir = None
     if target.is_dir() and not any((target / n).is_file() for n in DESCRIPTOR_NAMES):
         target = release_folder_zip(target) or target  # a release folder (dpkg build's output): its zip

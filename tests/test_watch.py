@@ -95,3 +95,15 @@ def test_cli_watch_reports_a_save_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
             process.kill()
     assert process.returncode == 130
     assert "Traceback" not in err
+
+
+def test_cli_watch_of_a_path_that_is_not_there_is_one_line(tmp_path: Path):
+    """A mistyped path ends at once (exit 2, one line), as without --watch; it is not watched for ever."""
+    from typer.testing import CliRunner
+
+    from datapkg.cli.main import app
+
+    missing = tmp_path / "no-such-package"
+    result = CliRunner().invoke(app, ["validate", "--watch", str(missing)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"dpkg: error: {missing}: no such file or folder"

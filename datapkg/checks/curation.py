@@ -171,8 +171,9 @@ def _code_table(con: Any) -> None:
     rows += [("ISO 3166-1 alpha-2", c.alpha_2) for c in pycountry.historic_countries if hasattr(c, "alpha_2")]
     rows += [("ISO 4217", c.alpha_3) for c in pycountry.currencies]
     rows += [("ISO 639-1", lang.alpha_2) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
-    con.execute("CREATE OR REPLACE TABLE _codes (list VARCHAR, code VARCHAR)")
-    con.executemany("INSERT INTO _codes VALUES (?, ?)", sorted(set(rows)))
+    lists, codes = zip(*sorted(set(rows)))  # one statement (executemany: 0.12 s, a statement a row)
+    con.execute("CREATE OR REPLACE TABLE _codes AS SELECT unnest($1::VARCHAR[]) AS list, unnest($2::VARCHAR[]) AS code",
+                [list(lists), list(codes)])
 
 
 # ---------------------------------------------------------------- the rules

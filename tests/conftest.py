@@ -41,3 +41,16 @@ def cited_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("cited-release")
     return build(cited_package(root / "pkg"), root / "dist").out
+
+
+@pytest.fixture(scope="session")
+def curated_release(tmp_path_factory: pytest.TempPathFactory):
+    """``tests.curatedpkg.curated_package`` with its default arguments and the BuildResult of its
+    ``build(..., force=True)``: made once per test process (``xdist_group("build-release")``)
+    for the tests that only read them. Returns ``(package root, BuildResult)``."""
+    from datapkg.build import build
+    from tests.curatedpkg import curated_package
+
+    root = tmp_path_factory.mktemp("curated-release")
+    package = curated_package(root / "pkg")
+    return package, build(package, root / "dist", force=True)

@@ -19,3 +19,23 @@ def repo_root() -> Path:
 def _private_download_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test keeps unfinished downloads in a folder of its own, never in the user's cache."""
     monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path_factory.mktemp("partial")))
+
+
+@pytest.fixture(scope="session")
+def repository_validation() -> tuple[int, dict]:
+    """``dpkg validate --format json`` of this repository's package, run once per test process:
+    (exit code, the JSON report, whose ``errors`` lists every finding of every severity).
+
+    For tests that only read that one validation. Mark them
+    ``@pytest.mark.xdist_group("repository")`` so that ``--dist loadgroup`` runs them on one worker,
+    which then validates the repository once for all of them.
+    """
+    import json
+
+    from typer.testing import CliRunner
+
+    from datapkg.cli.main import app
+
+    result = CliRunner().invoke(app, ["validate", str(ROOT), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)

@@ -452,8 +452,9 @@ def test_zipped_package_over_the_unzipped_cap_is_refused(tmp_path: Path, monkeyp
     assert run_json(archive)[0] == 0
 
 
-def test_this_repository_package_is_valid(repo_root: Path) -> None:
-    code, report = run_json(repo_root)
+@pytest.mark.xdist_group("repository")
+def test_this_repository_package_is_valid(repository_validation: tuple[int, dict]) -> None:
+    code, report = repository_validation  # `dpkg validate --format json` of this repository, shared
     assert code == 0, report["errors"][:5]
 
 

@@ -34,7 +34,6 @@ inside the package are declared in the Table Schemas and checked by the suites d
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,26 +162,18 @@ def _load(con: Any, root: Path, descriptor: dict[str, Any], names: set[str]) -> 
 
 def _code_table(con: Any) -> None:
     """``_codes(list, code)`` from pycountry, the maintained code lists (once per connection)."""
+    import pycountry
+
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = '_codes'").fetchone()[0]:
         return
-    lists, codes = code_lists()
-    # one statement: executemany inserts row by row (about 0.15 s for these 636 codes, per validation)
-    con.execute("CREATE OR REPLACE TABLE _codes AS SELECT unnest(?::VARCHAR[]) AS list, unnest(?::VARCHAR[]) AS code",
-                [lists, codes])
-
-
-@functools.cache
-def code_lists() -> tuple[list[str], list[str]]:
-    """The (list, code) pairs of ``_codes``, sorted, as two columns: pycountry's ISO 3166-1 alpha-2
-    (current and historic), ISO 4217 and ISO 639-1 codes."""
-    import pycountry
 
     rows = [("ISO 3166-1 alpha-2", c.alpha_2) for c in pycountry.countries]
     rows += [("ISO 3166-1 alpha-2", c.alpha_2) for c in pycountry.historic_countries if hasattr(c, "alpha_2")]
     rows += [("ISO 4217", c.alpha_3) for c in pycountry.currencies]
     rows += [("ISO 639-1", lang.alpha_2) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
-    ordered = sorted(set(rows))
-    return [name for name, _ in ordered], [code for _, code in ordered]
+    lists, codes = zip(*sorted(set(rows)))  # one statement (executemany: 0.12 s, a statement a row)
+    con.execute("CREATE OR REPLACE TABLE _codes AS SELECT unnest($1::VARCHAR[]) AS list, unnest($2::VARCHAR[]) AS code",
+                [list(lists), list(codes)])
 
 
 # ---------------------------------------------------------------- the rules

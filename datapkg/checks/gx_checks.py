@@ -104,9 +104,10 @@ def gx_context() -> Any:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        from datapkg import gx_duckdb
+        from datapkg import gx_duckdb, gx_overhead
 
         gx_duckdb.register()
+        gx_overhead.register()
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         _context = context
@@ -226,12 +227,16 @@ def validate_batch(batch: Any, plain: dict[str, Any], table: LoadedTable, label:
     lists the failing rows (``COMPLETE``) of the failed expectations only. ``label`` names the
     ad-hoc GX suites (unique per run).
     """
-    verdicts = batch.validate(gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
+    from datapkg.gx_overhead import reuse_configurations
+
+    with reuse_configurations():
+        verdicts = batch.validate(gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
     failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
     if not failed:
         return []
     detail = {**plain, "expectations": failed}
-    results = batch.validate(gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=result_format()).results
+    with reuse_configurations():
+        results = batch.validate(gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=result_format()).results
     return [(exp, _findings_of(detail, exp, result, table)) for exp, result in _in_order(detail, results)]
 
 

@@ -1,0 +1,140 @@
+"""Great Expectations' per-expectation overhead, cut where GX 1.24 does the same work twice.
+
+GX evaluates every rule; this module only stops it from recomputing what it has just computed.
+On this package (304 expectations) each ``batch.validate`` spends most of its time in GX's own
+bookkeeping, not in DuckDB. Two things, registered once by :func:`register`:
+
+1. **One query per ``unexpected_rows_expectation`` when only the verdict is asked for.** GX asks
+   for two metrics of each such expectation, the failing rows (``unexpected_rows_query.table``)
+   and their count (``unexpected_rows_query.row_count``), and so runs its SQL twice, even with
+   ``result_format="BOOLEAN_ONLY"``, whose answer is the count alone. With ``BOOLEAN_ONLY`` the
+   rows are no longer asked for: the verdict is GX's own (``count == 0``), from GX's own count.
+   Every other result format is GX's unchanged.
+2. **Each expectation's configuration built once per validation** (:func:`reuse_configurations`).
+   ``Expectation.configuration`` rebuilds a pydantic model on every read, and GX reads it once per
+   key it looks up (about 58 times per expectation); ``ExpectationConfiguration.to_domain_obj``
+   builds a new expectation each time (8 per expectation). Inside :func:`reuse_configurations`
+   both answer again with what they answered first for the same object. Outside it, nothing
+   changes: an expectation edited between validations (an id set, a rendering) is read afresh.
+
+Known to work with GX 1.24 (:data:`datapkg.gx_duckdb.KNOWN_GX`); ``tests/test_gx_overhead.py``
+fails loudly if an upgrade moves what this module relies on, and checks that findings are the same
+with and without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+URE_MODULE = "great_expectations.expectations.core.unexpected_rows_expectation"
+EXPECTATION_MODULE = "great_expectations.expectations.expectation"
+CONFIGURATION_MODULE = "great_expectations.expectations.expectation_configuration"
+ROWS_METRIC = "unexpected_rows_query.table"
+COUNT_METRIC = "unexpected_rows_query.row_count"
+BOOLEAN_ONLY = "BOOLEAN_ONLY"
+
+_registered = False
+_scope = threading.Lock()
+_active = 0
+#: id(object) -> (object, what it answered): the object is kept so that its id is not reused.
+_memo: dict[int, tuple[Any, Any]] = {}
+
+
+def _changed(what: str) -> RuntimeError:
+    from datapkg.gx_duckdb import KNOWN_GX
+
+    return RuntimeError(f"GX changed: {what} ({KNOWN_GX} known)")
+
+
+def _asks_boolean_only(expectation: Any, runtime_configuration: dict | None) -> bool:
+    result_format = expectation._get_result_format(runtime_configuration=runtime_configuration)
+    if isinstance(result_format, dict):
+        result_format = result_format.get("result_format")
+    return str(getattr(result_format, "value", result_format)) == BOOLEAN_ONLY
+
+
+def _count_only_when_boolean(ure: type) -> None:
+    """Patch ``UnexpectedRowsExpectation`` so that ``BOOLEAN_ONLY`` asks only for the row count."""
+    if tuple(getattr(ure, "metric_dependencies", ())) != (ROWS_METRIC, COUNT_METRIC):
+        raise _changed(f"{URE_MODULE}.UnexpectedRowsExpectation.metric_dependencies is not ({ROWS_METRIC}, {COUNT_METRIC})")
+    dependencies, validate = ure.get_validation_dependencies, ure._validate
+
+    def get_validation_dependencies(self: Any, execution_engine: Any = None, runtime_configuration: dict | None = None) -> Any:
+        found = dependencies(self, execution_engine=execution_engine, runtime_configuration=runtime_configuration)
+        if _asks_boolean_only(self, runtime_configuration) and found.get_metric_configuration(ROWS_METRIC) is not None:
+            found.remove_metric_configuration(ROWS_METRIC)
+        return found
+
+    def _validate(self: Any, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None) -> Any:
+        if ROWS_METRIC not in metrics and _asks_boolean_only(self, runtime_configuration):
+            return {"success": metrics[COUNT_METRIC] == 0}
+        return validate(self, metrics, runtime_configuration=runtime_configuration, execution_engine=execution_engine)
+
+    get_validation_dependencies.dpkg_original = dependencies  # type: ignore[attr-defined]
+    _validate.dpkg_original = validate  # type: ignore[attr-defined]
+    ure.get_validation_dependencies, ure._validate = get_validation_dependencies, _validate
+
+
+def _memoised(compute: Any) -> Any:
+    """``compute(obj)``, answered again from :data:`_memo` for the same object while a
+    :func:`reuse_configurations` block runs (in any thread)."""
+
+    def answer(obj: Any) -> Any:
+        if not _active:
+            return compute(obj)
+        hit = _memo.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        value = compute(obj)
+        _memo[id(obj)] = (obj, value)
+        return value
+
+    answer.dpkg_original = compute  # type: ignore[attr-defined]
+    return answer
+
+
+def _memoise_configurations(expectation: type, configuration: type) -> None:
+    prop = expectation.__dict__.get("configuration")
+    if not isinstance(prop, property) or prop.fget is None:
+        raise _changed(f"{EXPECTATION_MODULE}.Expectation.configuration is no longer a property")
+    if not callable(configuration.__dict__.get("to_domain_obj")):
+        raise _changed(f"{CONFIGURATION_MODULE}.ExpectationConfiguration.to_domain_obj is gone")
+    expectation.configuration = property(_memoised(prop.fget), doc=prop.__doc__)
+    configuration.to_domain_obj = _memoised(configuration.to_domain_obj)
+
+
+@contextmanager
+def reuse_configurations() -> Iterator[None]:
+    """While this block runs, each expectation's configuration (and each configuration's
+    expectation) is built once; when the last such block in the process ends, all are dropped.
+
+    Use it around a ``batch.validate`` whose suite nobody edits meanwhile (dpkg's own suites)."""
+    global _active
+    with _scope:
+        _active += 1
+    try:
+        yield
+    finally:
+        with _scope:
+            _active -= 1
+            if not _active:
+                _memo.clear()
+
+
+def register() -> None:
+    """Apply both to the GX imported in this process (idempotent); ``RuntimeError`` if GX changed."""
+    global _registered
+    if _registered:
+        return
+    ure = getattr(importlib.import_module(URE_MODULE), "UnexpectedRowsExpectation", None)
+    expectation = getattr(importlib.import_module(EXPECTATION_MODULE), "Expectation", None)
+    configuration = getattr(importlib.import_module(CONFIGURATION_MODULE), "ExpectationConfiguration", None)
+    if ure is None or expectation is None or configuration is None:
+        raise _changed("UnexpectedRowsExpectation, Expectation or ExpectationConfiguration moved")
+    _count_only_when_boolean(ure)
+    _memoise_configurations(expectation, configuration)
+    _registered = True

@@ -19,3 +19,25 @@ def repo_root() -> Path:
 def _private_download_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test keeps unfinished downloads in a folder of its own, never in the user's cache."""
     monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path_factory.mktemp("partial")))
+
+
+@pytest.fixture(scope="session")
+def repo_release(tmp_path_factory: pytest.TempPathFactory):
+    """``build`` of this repository's package, validated first (no ``force``): its BuildResult,
+    whose ``out`` is the release folder and ``report`` the validation. Built once per test process
+    (once per xdist worker; the tests that read it share ``xdist_group("build-release")``);
+    the tests only read it."""
+    from datapkg.build import build
+
+    return build(ROOT, tmp_path_factory.mktemp("repo-release") / "dist")
+
+
+@pytest.fixture(scope="session")
+def cited_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release folder of ``tests.buildpkg.cited_package``, built (validated) once per test
+    process for the tests that only read it (``xdist_group("build-release")`` keeps them together)."""
+    from datapkg.build import build
+    from tests.buildpkg import cited_package
+
+    root = tmp_path_factory.mktemp("cited-release")
+    return build(cited_package(root / "pkg"), root / "dist").out

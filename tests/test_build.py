@@ -43,21 +43,18 @@ def package(tmp_path: Path) -> Path:
     return cited_package(tmp_path / "pkg")
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The release of ``cited_package`` (the same bytes as ``package``), built once for the tests
-    that only read it; a test that changes a release builds its own (:func:`own_release`)."""
-    root = tmp_path_factory.mktemp("release")
-    out = root / "dist"
-    build(cited_package(root / "pkg"), out)
-    return out
+@pytest.fixture
+def release(cited_release: Path) -> Path:
+    """The release of ``cited_package`` (the same bytes as ``package``), built once (conftest's
+    ``cited_release``) for the tests that only read it; a test that changes a release changes a
+    copy (:func:`own_release`)."""
+    return cited_release
 
 
 @pytest.fixture
-def own_release(package: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "dist"
-    build(package, out)
-    return out
+def own_release(cited_release: Path, tmp_path: Path) -> Path:
+    """A copy of that release (dpkg build's bytes, its manifest included) in ``tmp_path / "dist"``."""
+    return shutil.copytree(cited_release, tmp_path / "dist")
 
 
 def test_layout_and_sha256sums(release: Path) -> None:
@@ -190,12 +187,12 @@ def release_files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_reproducible(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reproducible(release: Path, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two builds of the same inputs — another time, another copy of the package, another output
     folder and working directory — give the same bytes in every file, the .duckdb included."""
-    first = tmp_path / "one"
-    build(package, first)
-    time.sleep(1.1)  # another second on the clock; the inputs' timestamps change too
+    first = release  # built from another copy of cited_package, earlier
+    built = (first / DB).stat().st_mtime
+    time.sleep(max(0.0, built + 1.1 - time.time()))  # another second on the clock; the inputs' timestamps change too
     moved = shutil.copytree(package, tmp_path / "elsewhere" / "deeper")
     for path in moved.rglob("*"):
         os.utime(path, (2_000_000_000, 2_000_000_000))
@@ -373,9 +370,9 @@ def test_plain_package_has_no_citation_parts(tmp_path: Path) -> None:
     assert (out / "plain.zip").is_file()
 
 
-def test_real_package_builds(repo_root: Path, tmp_path: Path) -> None:
-    out = tmp_path / "dist"
-    result = build(repo_root, out)
+def test_real_package_builds(repo_root: Path, repo_release) -> None:
+    result = repo_release  # build(repo_root, out): validated, then built
+    out = result.out
     descriptor = json.loads((repo_root / "datapackage.json").read_text())
     con = duckdb.connect(str(out / f"{descriptor['name']}.duckdb"), read_only=True)
     for resource in descriptor["resources"]:
@@ -468,7 +465,7 @@ def test_yaml_descriptor_with_dates(tmp_path: Path) -> None:
     assert pq.read_table(out / "parquet" / "a.parquet").to_pylist()[0]["x"] == 1
 
 
-def test_memory_limit(package: Path, tmp_path: Path) -> None:
+def test_memory_limit(package: Path, release: Path, tmp_path: Path) -> None:
     """--memory-limit caps DuckDB while it writes; a size DuckDB cannot read is a usage error (exit 2),
     one too small to write the release is a one-line error that names the cap; nothing is written."""
     result = CliRunner().invoke(app, ["build", str(package), "--out", str(tmp_path / "a"), "--memory-limit", "lots"])
@@ -477,5 +474,4 @@ def test_memory_limit(package: Path, tmp_path: Path) -> None:
         build(package, tmp_path / "b", memory_limit="1MB")
     assert not (tmp_path / "b").exists()
     build(package, tmp_path / "c", memory_limit="64MB")
-    build(package, tmp_path / "d")
-    assert release_files(tmp_path / "c") == release_files(tmp_path / "d")
+    assert release_files(tmp_path / "c") == release_files(release)  # the same package, built with the default cap

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from datapkg.cli.main import app
+from datapkg.renderers import get_renderer
 from tests.release_server import Behaviour, ReleaseServer
 from tests.releases import package_files
 
@@ -57,22 +58,28 @@ def test_download_of_a_built_release(built_release: Path, tmp_path: Path) -> Non
     assert runner.invoke(app, ["verify", str(built_release)]).exit_code == 0
 
 
+def _checks(report: dict) -> set[tuple]:
+    return {(e["check"], e["file"], e["row"], e["field"]) for e in report["errors"]}
+
+
 def _findings(path: Path) -> tuple[int, set[tuple]]:
     result = runner.invoke(app, ["validate", str(path), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
-    report = json.loads(result.stdout)
-    return result.exit_code, {(e["check"], e["file"], e["row"], e["field"]) for e in report["errors"]}
+    return result.exit_code, _checks(json.loads(result.stdout))
 
 
-def test_this_repository_release_round_trip(repo_root: Path, tmp_path: Path) -> None:
-    """This repository's own package, built, served, downloaded: 'dpkg validate' says the same of both."""
-    dist = tmp_path / "dist"
-    built = runner.invoke(app, ["build", str(repo_root), "--out", str(dist), "--force", "--quiet"])
-    assert built.exit_code == 0, built.output
+@pytest.mark.xdist_group("build-release")  # shares conftest's repo_release with tests/test_build.py
+def test_this_repository_release_round_trip(repo_release, tmp_path: Path) -> None:
+    """This repository's own package, built, served, downloaded: 'dpkg validate' says the same of both.
+
+    The build (conftest's ``repo_release``) validated ``repo_root`` first; its report, rendered as
+    ``dpkg validate --format json`` renders it, is what dpkg validate says of ``repo_root``."""
+    dist = repo_release.out
     files = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
     out = tmp_path / "out"
     with ReleaseServer(Behaviour(files)) as server:
         result = runner.invoke(app, ["download", server.url(), "--to", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
-    assert _findings(out) == _findings(repo_root)
+    of_repo = repo_release.report
+    assert _findings(out) == (0 if of_repo.valid else 1, _checks(json.loads(get_renderer("json")(of_repo))))

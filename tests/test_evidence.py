@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -158,7 +157,8 @@ def _check_release(browser, root: Path, release: Path, shots: Path, label: str) 
 
 
 @pytest.mark.browser
-def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path) -> None:
+@pytest.mark.xdist_group("build-release")  # shares conftest's repo_release with tests/test_build.py
+def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path, repo_release) -> None:
     from tests.cdp import CHROMIUM, Browser
 
     if not CHROMIUM.exists():
@@ -166,13 +166,10 @@ def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path) -> None:
     shots = _shots_dir(tmp_path)
     fixture = curated_package(tmp_path / "fixture")
     build(fixture, tmp_path / "dist-fixture", force=True)
-    package = tmp_path / "repo"
-    shutil.copytree(repo_root, package, ignore=shutil.ignore_patterns(".venv", ".git", "dist", "*.egg-info", ".*cache*"))
-    build(package, tmp_path / "dist-repo", force=True)
-    assert len(list((tmp_path / "dist-repo/evidence").glob("art-*.html"))) == 5
+    assert len(list((repo_release.out / "evidence").glob("art-*.html"))) == 5  # this repository's release
     with Browser(tmp_path / "profile") as browser:
         _check_release(browser, fixture, tmp_path / "dist-fixture", shots, "fixture")
-        _check_release(browser, package, tmp_path / "dist-repo", shots, "repo")
+        _check_release(browser, repo_root, repo_release.out, shots, "repo")
 
 
 def test_missing_article_text_lists_its_citations(tmp_path: Path) -> None:

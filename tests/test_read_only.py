@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from datapkg.build import build
 from datapkg.cli.main import app
 from datapkg.download import download
 from datapkg.query import open_database
 from tests.buildpkg import cited_package
+
+#: One worker runs this file with tests/test_build.py under ``--dist loadgroup``: conftest's cited_release is built once.
+pytestmark = pytest.mark.xdist_group("build-release")
 
 COUNT = "SELECT count(*) AS n FROM people"
 
@@ -43,11 +45,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A built release folder (dpkg build's output) of the small cited package."""
-    base = tmp_path_factory.mktemp("release")
-    build(cited_package(base / "pkg"), base / "dist")
-    return base / "dist"
+def release(cited_release: Path) -> Path:
+    """A built release folder (dpkg build's output) of the small cited package: conftest's
+    ``cited_release``, built once; every test here only reads it (most assert it is unchanged)."""
+    return cited_release
 
 
 def test_query_on_a_downloaded_release_uses_its_own_database(release: Path, cache: Path, tmp_path: Path,

@@ -69,14 +69,17 @@ def _start_gx() -> None:
 def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
                      step: Callable[[str], None] | None = None, engine: str = "duckdb",
-                     spark_master: str = "local[*]", spark_conf: dict[str, str] | None = None) -> Report:
+                     spark_master: str = "local[*]", spark_conf: dict[str, str] | None = None,
+                     only: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> Report:
     """Validate the package at ``path`` (folder, descriptor or zip) with every check.
 
     ``engine="spark"`` runs the GX suites with GX's Spark engine (master ``spark_master``, settings
     ``spark_conf``) on DataFrames Spark reads itself; the descriptor and structure checks stay on
     this machine.
 
-    ``step(message)`` is told which phase runs (a progress display shows it).
+    ``step(message)`` is told which phase runs (a progress display shows it). ``only(suite,
+    expectation)`` keeps the GX expectations it is true for (DuckDB engine; as
+    :func:`datapkg.checks.gx_checks.run_gx_checks`); the structure checks all run.
 
     Raises :class:`datapkg.errors.UsageError` when the input cannot be checked at all.
     """
@@ -109,7 +112,7 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                 content = run_spark_checks(source.root, source.descriptor, master=spark_master,
                                            allow_remote=source.allow_remote, conf=spark_conf)
             else:
-                content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded)
+                content = run_gx_checks(source.root, source.descriptor, data_docs=data_docs, resources=loaded, only=only)
         return assemble(source, findings, stats, content, loaded, max_errors=max_errors, started=started)
 
 

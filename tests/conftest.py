@@ -41,3 +41,23 @@ def cited_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("cited-release")
     return build(cited_package(root / "pkg"), root / "dist").out
+
+
+@pytest.fixture(scope="session")
+def repository_validation() -> tuple[int, dict]:
+    """``dpkg validate --format json`` of this repository's package, run once per test process:
+    (exit code, the JSON report, whose ``errors`` lists every finding of every severity).
+
+    For tests that only read that one validation. Mark them
+    ``@pytest.mark.xdist_group("repository")`` so that ``--dist loadgroup`` runs them on one worker,
+    which then validates the repository once for all of them.
+    """
+    import json
+
+    from typer.testing import CliRunner
+
+    from datapkg.cli.main import app
+
+    result = CliRunner().invoke(app, ["validate", str(ROOT), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)

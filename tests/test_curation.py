@@ -15,6 +15,7 @@ import pytest
 
 from datapkg.checks.curation import normalise_whitespace, run_curation_checks
 from datapkg.checks.gx_checks import run_gx_checks
+from datapkg.report import Finding, Report
 from datapkg.validate import validate_package
 from tests.packages import table, write_package
 
@@ -64,20 +65,34 @@ def edit(root: Path, name: str, key: str, value: str, **cells: str) -> int:
 def findings(root: Path) -> list[tuple]:
     """(check, file, row, field) of every curation finding in the package at ``root``.
 
-    On a copy of this repository's package that differs only in some cells of its CSV files, GX runs
-    only the rules that read a changed column (what ``--watch`` takes each rule to read,
-    :func:`datapkg.checks.gx_incremental.expectation_inputs`): every other rule reads exactly what it
-    reads in this repository's package, where no rule finds anything
+    On a copy of this repository's package that differs only in some cells of its CSV files (or in
+    its article texts), GX runs only the rules that read a changed column (what ``--watch`` takes
+    each rule to read, :func:`datapkg.checks.gx_incremental.expectation_inputs`): every other rule
+    reads exactly what it reads in this repository's package, where no rule finds anything
     (``test_real_package_has_no_curation_findings``). The findings are therefore those of a run of
     every rule, at a fraction of the cost. Any other difference runs every rule.
     """
+    return sorted((f.check, f.file, f.row, f.field) for f in curation_findings(root))
+
+
+def curation_findings(root: Path) -> list[Finding]:
+    """The curation findings of the package at ``root``, as :func:`findings` finds them."""
     descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
     changed = changed_columns(root)
     if changed is None:
-        found = run_curation_checks(root, descriptor)
-    else:
-        found = run_gx_checks(root, descriptor, schema=False, only=lambda suite, exp: reads_any(suite, exp, changed))
-    return sorted((f.check, f.file, f.row, f.field) for f in found)
+        return run_curation_checks(root, descriptor)
+    return run_gx_checks(root, descriptor, schema=False, only=lambda suite, exp: reads_any(suite, exp, changed))
+
+
+def validate(root: Path) -> Report:
+    """``validate_package(root)``, GX running only the rules that read a changed column, as in
+    :func:`findings` (every structure check runs): the other rules, schema suites included, find
+    nothing in this repository's package (``test_real_package_passes_frictionless_checks``,
+    ``test_real_package_has_no_curation_findings``)."""
+    changed = changed_columns(root)
+    if changed is None:
+        return validate_package(root)
+    return validate_package(root, only=lambda suite, exp: reads_any(suite, exp, changed))
 
 
 def _package_files(root: Path) -> dict[str, Path]:
@@ -96,17 +111,24 @@ def _cells(path: Path) -> list[list[str]]:
 
 def changed_columns(root: Path) -> set[tuple[str, str | None]] | None:
     """(resource, column) of every column whose cells in ``root`` differ from this repository's,
-    (resource, None) for a resource whose header or row count differs; None when anything but
-    resources' cells differs (the descriptor, a schema, an article text, a file added, removed or
-    not UTF-8)."""
+    (resource, None) for a resource whose header or row count differs, and (ARTICLE_TEXTS, None)
+    when an article text (a file under ``seeds/``) was changed, added or removed; None when anything
+    else differs (the descriptor, a schema, a resource file added, removed or not UTF-8)."""
+    from datapkg.checks.gx_incremental import ARTICLE_TEXTS
+
     ours, theirs = _package_files(ROOT), _package_files(root)
-    if ours.keys() != theirs.keys():
-        return None
     descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
     by_path = {r["path"]: r["name"] for r in descriptor["resources"] if isinstance(r.get("path"), str)}
     changed: set[tuple[str, str | None]] = set()
+    for rel in ours.keys() ^ theirs.keys():
+        if not rel.startswith("seeds/") or rel in by_path:
+            return None
+        changed.add((ARTICLE_TEXTS, None))
     for rel, path in ours.items():
-        if path.read_bytes() == theirs[rel].read_bytes():
+        if rel not in theirs or path.read_bytes() == theirs[rel].read_bytes():
+            continue
+        if rel.startswith("seeds/") and rel not in by_path:
+            changed.add((ARTICLE_TEXTS, None))
             continue
         if rel not in by_path:
             return None
@@ -128,13 +150,13 @@ def reads_any(suite: dict[str, Any], exp: dict[str, Any], changed: set[tuple[str
     inputs = expectation_inputs(suite, exp, package_columns())
     if inputs is None:
         return True
-    whole = {name for name, column in changed if column is None} | {name for name, _ in changed}
+    whole = {name for name, _ in changed}
     for read in inputs:
         if isinstance(read, tuple):
             name, _schema, column = read
             if (name, column) in changed or (name, None) in changed:
                 return True
-        elif ("articles" if read == ARTICLE_TEXTS else read) in whole:
+        elif read in whole or (read == ARTICLE_TEXTS and "articles" in whole):  # the texts: the files articles rows name
             return True
     return False
 
@@ -161,14 +183,20 @@ def package_columns() -> dict[tuple[str, str], list[str]]:
         con.close()
 
 
-def test_real_package_has_no_curation_findings() -> None:
-    descriptor = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
-    assert run_curation_checks(ROOT, descriptor) == []
+@pytest.mark.xdist_group("repository")
+def test_real_package_has_no_curation_findings(repository_validation: tuple[int, dict]) -> None:
+    """No finding of any severity in this repository's package, so none of a curation rule: the
+    validation runs every curation rule (those of ``run_curation_checks``) with the schema suites,
+    and its report lists every finding. :func:`findings` relies on this."""
+    _code, report = repository_validation
+    assert report["errors"] == [] and report["stats"]["errors"] == report["stats"]["warnings"] == 0, report["errors"][:5]
+    assert {"citations", "officials", "meetings"} <= set(report["stats"]["checked_by_gx"])
 
 
-def test_real_package_passes_frictionless_checks() -> None:
-    report = validate_package(ROOT)
-    assert report.errors == [], report.errors
+@pytest.mark.xdist_group("repository")
+def test_real_package_passes_frictionless_checks(repository_validation: tuple[int, dict]) -> None:
+    code, report = repository_validation  # `dpkg validate` of this repository (validate_package), shared
+    assert code == 0 and [f for f in report["errors"] if f["severity"] == "error"] == [], report["errors"][:5]
 
 
 def test_every_curated_row_has_a_quote_from_its_article() -> None:
@@ -202,7 +230,7 @@ def test_quote_not_found_shows_where_it_departs_from_the_article(pkg: Path) -> N
     rows[0]["quote"] = quote[:at] + "\u2019s" + quote[at + 1:]  # 'Putin pada' becomes 'Putin’spada'
     write(pkg, "citations", rows)
     article = next(r["path"] for r in read(pkg, "articles") if r["article_id"] == rows[0]["article_id"])
-    report = validate_package(pkg)
+    report = validate(pkg)
     found = [f for f in report.errors if f.check == "quote-not-found"]
     assert [(f.file, f.row, f.record) for f in found] == [("resources/citations.csv", 2, rows[0]["citation_id"])]
     message = found[0].message
@@ -277,14 +305,14 @@ def test_official_and_article_ids_resolve_through_foreign_keys(pkg: Path) -> Non
     """Declared as foreign keys in the Table Schemas: frictionless reports them (not re-implemented)."""
     participant = edit(pkg, "meeting_participants", "participation_id", "ptc-001", official_id="off-nobody")
     citation = edit(pkg, "citations", "citation_id", "cit-0002", article_id="art-999")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate(pkg).errors}
     assert ("foreign-key", "resources/meeting_participants.csv", participant, "official_id") in keys
     assert ("foreign-key", "resources/citations.csv", citation, "article_id") in keys
 
 
 def test_qid_shape_is_a_schema_pattern(pkg: Path) -> None:
     row = edit(pkg, "officials", "official_id", "off-vladimir-putin", wikidata="Q07747")
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate(pkg).errors}
     assert keys == {("constraint-error", "resources/officials.csv", row, "wikidata")}
 
 
@@ -364,7 +392,7 @@ def test_adding_an_article_is_a_file_and_rows(pkg: Path) -> None:
                       "quote_en": "Vladimir Putin meets Kim Jong Un", "attributed_to": "article", "certainty": "stated"})
     write(pkg, "citations", citations)
     assert findings(pkg) == []
-    assert validate_package(pkg).errors == []
+    assert validate(pkg).errors == []
     citations[-1]["quote"] = "Vladimir Putin bertemu Kim Jong-un"
     write(pkg, "citations", citations)
     assert findings(pkg) == [("quote-not-found", "resources/citations.csv", len(citations) + 1, "quote")]
@@ -412,8 +440,7 @@ def findings_of(root: Path, descriptor: dict) -> list[tuple]:
 
 def test_finding_carries_value_message_and_resource(pkg: Path) -> None:
     edit(pkg, "officials", "official_id", "off-kurt-campbell", country="XX")
-    descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
-    (finding,) = run_curation_checks(pkg, descriptor)
+    (finding,) = curation_findings(pkg)
     assert (finding.resource, finding.value, finding.severity) == ("officials", "XX", "error")
     assert "ISO 3166-1 alpha-2" in finding.message and "XX" in finding.message
 
@@ -434,7 +461,7 @@ def test_curation_guide_worked_example(pkg: Path) -> None:
 def test_missing_article_file_is_left_to_the_file_checks(pkg: Path) -> None:
     (pkg / "seeds" / "000_90dc3cc939872ef1.txt").unlink()
     assert findings(pkg) == []
-    keys = {(f.check, f.file, f.row, f.field) for f in validate_package(pkg).errors}
+    keys = {(f.check, f.file, f.row, f.field) for f in validate(pkg).errors}
     assert ("file-missing", "resources/articles.csv", 2, "path") in keys
 
 
@@ -473,6 +500,24 @@ def test_a_quote_without_text_is_reported(pkg: Path, quote: str) -> None:
 
 def test_a_quote_without_text_is_reported_by_validate(pkg: Path) -> None:
     row = edit(pkg, "citations", "citation_id", read(pkg, "citations")[0]["citation_id"], quote="   ")
-    report = validate_package(pkg)
+    report = validate(pkg)
     assert ("quote-without-text", "resources/citations.csv", row, "quote") in {
         (f.check, f.file, f.row, f.field) for f in report.errors}
+
+
+def test_the_code_table_holds_pycountrys_codes_once_per_connection() -> None:
+    import duckdb
+    import pycountry
+
+    from datapkg.checks.curation import _code_table
+
+    expected = {("ISO 3166-1 alpha-2", c.alpha_2) for c in [*pycountry.countries, *pycountry.historic_countries]
+                if hasattr(c, "alpha_2")}
+    expected |= {("ISO 4217", c.alpha_3) for c in pycountry.currencies}
+    expected |= {("ISO 639-1", lang.alpha_2) for lang in pycountry.languages if hasattr(lang, "alpha_2")}
+    con = duckdb.connect()
+    _code_table(con)
+    _code_table(con)  # the second call keeps the table
+    rows = con.execute("SELECT list, code FROM _codes").fetchall()
+    assert len(rows) == len(set(rows)) and set(rows) == expected
+    assert ("ISO 3166-1 alpha-2", "SU") in expected and ("ISO 4217", "RUB") in expected

@@ -74,3 +74,21 @@ def repository_validation() -> tuple[int, dict]:
     result = CliRunner().invoke(app, ["validate", str(ROOT), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` on pytest 9: pytest-xdist (3.8) puts a test's ``xdist_group`` into its
+    node id (``...::test@group``, which the scheduler groups by) by setting ``item._nodeid``, which
+    pytest 9 no longer reads (the id is ``item._id``), so every group was spread over the workers
+    and each worker built the groups' session fixtures again. This sets the id the way pytest 9
+    keeps it; it does nothing where xdist's own suffix took (pytest 8) or without ``loadgroup``
+    (set on xdist's workers only). ``tests/test_xdist_groups.py``
+    fails if the suffix goes missing."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(getattr(item, "_id", None), "parse"):
+            item._id = type(item._id).parse(item.nodeid + suffix)

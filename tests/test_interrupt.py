@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -18,12 +19,25 @@ DPKG = str(Path(sys.executable).with_name("dpkg"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def interrupt(args: list[str], after: float, cwd: Path) -> tuple[int, str, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) that process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def interrupt(args: list[str], after: float, cwd: Path, busy: float | None = None) -> tuple[int, str, float]:
     """Run ``dpkg args``, send SIGINT to its process group (as a terminal's Ctrl-C does) after
-    ``after`` seconds; return its exit code, stderr and how long it took to end."""
+    ``after`` seconds, or (``busy``) once it has used ``busy`` CPU-seconds; return its exit code,
+    stderr and how long it took to end."""
     proc = subprocess.Popen([DPKG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, env={**os.environ, "DPKG_CACHE_DIR": str(cwd / "cache")})
-    time.sleep(after)
+    if busy is None:
+        time.sleep(after)
+    else:
+        deadline = time.monotonic() + after
+        while proc.poll() is None and cpu_seconds(proc.pid) < busy:
+            assert time.monotonic() < deadline, f"dpkg {args[0]} used under {busy} CPU-s in {after} s"
+            time.sleep(0.02)
     sent = time.perf_counter()
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -50,11 +64,16 @@ def interrupt_script(path: Path, code: str) -> tuple[int, bytes, bytes, float]:
 
 def test_query_stops_on_ctrl_c_during_a_long_query(tmp_path: Path):
     write_package(tmp_path / "pkg", [table("t", "t.csv", [{"name": "id"}])], {"t.csv": "id\n1\n"})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     warm = subprocess.run([DPKG, "query", "-p", "pkg", "select 1"], cwd=tmp_path, capture_output=True,
                           env={**os.environ, "DPKG_CACHE_DIR": str(tmp_path / "cache")})
     assert warm.returncode == 0, warm.stderr
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The warm run started dpkg, built the cache and queried: more than the next run does before its
+    # query starts. Ctrl-C once the next run has used that much CPU and 0.3 s more: the query is running.
+    started = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) + 0.3
     code, err, took = interrupt(["query", "-p", "pkg", "select count(*) from range(100000000000) a, range(10) b"],
-                                3, tmp_path)
+                                60, tmp_path, busy=started)
     assert code == 130 and took < 5, (code, err, took)
     assert "Traceback" not in err and "nanobind" not in err
 

@@ -383,7 +383,8 @@ class _HttpSource(_Source):
                     self.transfers.bytes_received += len(chunk)
                     self.progress.advance(len(chunk))
                     self._left(url)
-                    rate.add(len(chunk))
+                    if total is None or have < total:  # a body that has all arrived is not too slow
+                        rate.add(len(chunk))
             if total is not None and have < total:
                 raise _Retry(f"connection closed at byte {have} of {total}")
 

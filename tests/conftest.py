@@ -44,6 +44,19 @@ def cited_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def curated_release(tmp_path_factory: pytest.TempPathFactory):
+    """``tests.curatedpkg.curated_package`` with its default arguments and the BuildResult of its
+    ``build(..., force=True)``: made once per test process (``xdist_group("build-release")``)
+    for the tests that only read them. Returns ``(package root, BuildResult)``."""
+    from datapkg.build import build
+    from tests.curatedpkg import curated_package
+
+    root = tmp_path_factory.mktemp("curated-release")
+    package = curated_package(root / "pkg")
+    return package, build(package, root / "dist", force=True)
+
+
+@pytest.fixture(scope="session")
 def repository_validation() -> tuple[int, dict]:
     """``dpkg validate --format json`` of this repository's package, run once per test process:
     (exit code, the JSON report, whose ``errors`` lists every finding of every severity).

@@ -191,13 +191,10 @@ def test_cli_bad_input_exits_2_in_one_line(tmp_path: Path) -> None:
     assert runner.invoke(app, ["diff", "--git", "HEAD", str(old), str(old)]).exit_code == 2
 
 
-def test_zip_and_release_folder_inputs(tmp_path: Path) -> None:
-    from datapkg.build import build
-
-    old = curated_package(tmp_path / "old")
+@pytest.mark.xdist_group("build-release")  # conftest's curated_release is built once on that worker
+def test_zip_and_release_folder_inputs(tmp_path: Path, curated_release) -> None:
+    release = curated_release[1].out  # dpkg build of curated_package() (the old version), only read
     new = curated_package(tmp_path / "new", events=[dict(EVENTS[0], place="Vostochny cosmodrome"), EVENTS[1]])
-    release = tmp_path / "dist"
-    build(old, release, force=True)
     zip_path = next(release.glob("*.zip"))
     assert zipfile.is_zipfile(zip_path)
     for version in (zip_path, release):
@@ -228,14 +225,14 @@ def test_git_revision_against_working_tree(tmp_path: Path) -> None:
     assert runner.invoke(app, ["diff", "--git", "--upload-pack=x", str(package)]).exit_code == 2
 
 
-def test_build_previous_writes_changes_md(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("build-release")  # conftest's curated_release is built once on that worker
+def test_build_previous_writes_changes_md(tmp_path: Path, curated_release) -> None:
     from datapkg.build import build
 
-    old = curated_package(tmp_path / "old")
+    previous = curated_release[1].out  # dpkg build of curated_package() (version 1.0.0), only read
     new = curated_package(tmp_path / "new", events=[dict(EVENTS[0], place="Vostochny cosmodrome"), EVENTS[1]],
                           version="1.1.0")
-    build(old, tmp_path / "dist-old", force=True)
-    result = build(new, tmp_path / "dist-new", force=True, previous=str(tmp_path / "dist-old"))
+    result = build(new, tmp_path / "dist-new", force=True, previous=str(previous))
     changes = (tmp_path / "dist-new" / "CHANGES.md").read_text(encoding="utf-8")
     assert "CHANGES.md" in result.artefacts
     assert "CHANGES.md" in (tmp_path / "dist-new" / "SHA256SUMS").read_text()
@@ -276,14 +273,12 @@ def test_json_output_has_no_raw_bidi_or_c1(tmp_path: Path) -> None:
     assert json.loads(out)["resources"][0]["rows"]["changed"][0]["changes"][0]["new"] == "al\u202epha\u009b"
 
 
-def test_release_url_with_allow_remote(tmp_path: Path) -> None:
-    from datapkg.build import build
+@pytest.mark.xdist_group("build-release")  # conftest's curated_release is built once on that worker
+def test_release_url_with_allow_remote(tmp_path: Path, curated_release) -> None:
     from tests.release_server import Behaviour, ReleaseServer
 
-    old = curated_package(tmp_path / "old")
+    release = curated_release[1].out  # dpkg build of curated_package() (the old version), only read
     new = curated_package(tmp_path / "new", people=[PEOPLE[0], {"person_id": "p-putin", "name_en": "V. Putin"}])
-    release = tmp_path / "dist"
-    build(old, release, force=True)
     files = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
     with ReleaseServer(Behaviour(files)) as server:
         out = runner.invoke(app, ["diff", server.url(), str(new), "--allow-remote"])

@@ -627,3 +627,14 @@ def test_a_server_that_trickles_bytes_ends_in_one_line(tmp_path: Path, earlier: 
         assert elapsed < 3
     assert "bytes kept: run the same command again to resume" in line
     assert_unchanged(earlier, before)
+
+
+def test_a_small_file_that_arrives_whole_is_not_refused_as_too_slow(tmp_path: Path) -> None:
+    """Under load a tiny file can take longer than a --read-timeout period to arrive: once its last
+    byte is in, --min-rate has nothing left to end (it refused it: '50 bytes/s over 0.3 s')."""
+    artefacts = {ZIP: zip_bytes(package_files()), "note.txt": b"abc"}
+    sums = "".join(f"{sha256(artefacts[p])}  {p}\n" for p in sorted(artefacts))
+    with ReleaseServer(Behaviour({**artefacts, "SHA256SUMS": sums.encode()}, trickle={"note.txt": 0.6})) as server:
+        result = download(server.url(), tmp_path / "out", "--read-timeout", "1", "--min-rate", "1000")
+    assert result.exit_code == 0, result.output  # the last byte came 1.2 s after the headers: 2.5 bytes/s
+    assert (tmp_path / "out" / "release" / "note.txt").read_bytes() == b"abc"

@@ -60,11 +60,12 @@ def test_wrong_offsets_fall_back_to_the_quote_and_a_missing_quote_is_listed(tmp_
     assert "Citations not found in their article (1)" in (tmp_path / "dist/evidence/index.html").read_text()
 
 
-def test_build_writes_escaped_self_contained_pages(tmp_path: Path) -> None:
-    root = curated_package(tmp_path / "pkg")
-    result = build(root, tmp_path / "dist", force=True)
+@pytest.mark.xdist_group("build-release")  # conftest's curated_release is built once on that worker
+def test_build_writes_escaped_self_contained_pages(curated_release) -> None:
+    _, result = curated_release  # build(curated_package(), force=True), only read
+    dist = result.out
     assert {"evidence/index.html", "evidence/art-1.html", "evidence/art-2.html"} <= set(result.artefacts)
-    page = (tmp_path / "dist/evidence/art-1.html").read_text(encoding="utf-8")
+    page = (dist / "evidence/art-1.html").read_text(encoding="utf-8")
     assert "<b>satellites" not in page and "&lt;b&gt;satellites&lt;/b&gt;" in page
     assert "rockets &amp; " in page
     assert not re.search(r"<(link|img|iframe)\b|\bsrc=|@import|url\(", page)  # nothing fetched
@@ -72,10 +73,10 @@ def test_build_writes_escaped_self_contained_pages(tmp_path: Path) -> None:
     assert '<mark class="hl d3" tabindex="0" role="button"' in page
     assert re.search(r'data-cites="cite-cit-0003 cite-cit-0001 cite-cit-0002"[^>]*>Vladimir Putin</mark>', page)
     # the correction stands beside the quote it corrects
-    art2 = (tmp_path / "dist/evidence/art-2.html").read_text(encoding="utf-8")
+    art2 = (dist / "evidence/art-2.html").read_text(encoding="utf-8")
     assert re.search(r"19 June 2024</mark><span class=\"correction\" role=\"note\"><b>Correction \(summary_en\):</b> "
                      r"the article says “first visit in 24 years”", art2)
-    index = (tmp_path / "dist/evidence/index.html").read_text(encoding="utf-8")
+    index = (dist / "evidence/index.html").read_text(encoding="utf-8")
     assert '<li id="fact-events--e-2024"><b>e-2024</b> — Putin&#x27;s state visit to Pyongyang' in index
     assert '<a href="art-2.html#cite-cit-0005">art-2</a>' in index
 
@@ -158,17 +159,16 @@ def _check_release(browser, root: Path, release: Path, shots: Path, label: str) 
 
 @pytest.mark.browser
 @pytest.mark.xdist_group("build-release")  # shares conftest's repo_release with tests/test_build.py
-def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path, repo_release) -> None:
+def test_evidence_pages_in_chromium(tmp_path: Path, repo_root: Path, repo_release, curated_release) -> None:
     from tests.cdp import CHROMIUM, Browser
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run scripts/ensure_chromium.sh")
     shots = _shots_dir(tmp_path)
-    fixture = curated_package(tmp_path / "fixture")
-    build(fixture, tmp_path / "dist-fixture", force=True)
+    fixture, built = curated_release  # curated_package() and its build(force=True), only read
     assert len(list((repo_release.out / "evidence").glob("art-*.html"))) == 5  # this repository's release
     with Browser(tmp_path / "profile") as browser:
-        _check_release(browser, fixture, tmp_path / "dist-fixture", shots, "fixture")
+        _check_release(browser, fixture, built.out, shots, "fixture")
         _check_release(browser, repo_root, repo_release.out, shots, "repo")
 
 

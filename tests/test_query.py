@@ -19,17 +19,25 @@ from tests.buildpkg import PEOPLE_CSV, cited_package
 SMALL = "SELECT person_id, age, born, active, tags FROM people ORDER BY person_id LIMIT 2"
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's cache folder of these tests (never inside the package)."""
-    monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "user-cache"))
-    return tmp_path / "user-cache"
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The user's cache folder of the tests that do not look at the cache: the query cache is keyed
+    by content, so the one of ``cited_package`` is built once here and then found by every test."""
+    return tmp_path_factory.mktemp("shared-user-cache")
 
 
 @pytest.fixture
-def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> Path:
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) -> Path:
+    monkeypatch.setenv("DPKG_CACHE_DIR", str(shared_cache))  # never inside the package
     monkeypatch.chdir(tmp_path)  # no stray dist/ of the repository is looked at
     return cited_package(tmp_path / "pkg")
+
+
+@pytest.fixture
+def cache(package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user's cache folder of this test's own (never inside the package), for the tests that look at it."""
+    monkeypatch.setenv("DPKG_CACHE_DIR", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache"
 
 
 def cached(cache: Path) -> list[Path]:
@@ -65,7 +73,8 @@ def test_cache_built_reused_and_rebuilt_on_content_change(package: Path, cache: 
 
 
 def test_uses_built_database_only_when_up_to_date(package: Path, cache: Path) -> None:
-    build(package, package / "dist")
+    # force: the package is valid and its validation is not what is tested here (the release is the same)
+    build(package, package / "dist", force=True)
     con, db, kind = open_database(package)
     con.close()
     assert (kind, db) == ("build", (package / "dist" / "test-package.duckdb").resolve())
@@ -76,7 +85,7 @@ def test_uses_built_database_only_when_up_to_date(package: Path, cache: Path) ->
     assert con.execute("SELECT name FROM people WHERE person_id = 'p1'").fetchone() == ("Kim Jong Un",)
     con.close()
     other = package.parent / "elsewhere"
-    build(package, other)
+    build(package, other, force=True)
     con, db, kind = open_database(package, dist=[other])
     con.close()
     assert kind == "build" and db == (other / "test-package.duckdb").resolve()
@@ -188,9 +197,8 @@ def test_tables_and_schema(package: Path) -> None:
     assert run("query", "-p", str(package), "--schema", "SELECT 1").exit_code == 2
 
 
-def test_query_on_a_release_zip(package: Path, tmp_path: Path) -> None:
-    out = tmp_path / "rel"
-    build(package, out)
+def test_query_on_a_release_zip(package: Path, cited_release: Path) -> None:
+    out = cited_release  # dpkg build's release of the same package (conftest), only read
     result = run("query", "-p", str(out / "test-package-1.2.0.zip"), "SELECT count(*) FROM cites", "-F", "csv")
     assert result.exit_code == 0 and result.stdout.splitlines()[1] == "5"
 
@@ -267,7 +275,7 @@ def test_table_fits_the_terminal_folds_long_text_and_shows_null(package: Path, m
 
 
 def test_readme_file_read_is_refused_in_dpkg_query_as_the_readme_says(package: Path) -> None:
-    build(package, package / "dist")
+    build(package, package / "dist", force=True)  # a valid package: the same release, without validating it again
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert "That file read works in your own DuckDB, not\nthrough `dpkg query`" in readme
     result = run("query", "-p", str(package), f"SELECT * FROM '{package}/dist/parquet/people.parquet'")
@@ -304,7 +312,7 @@ def test_console_script_fast_path_answers_as_the_full_command_line(args: list[st
     assert used_typer == (full.exit_code != 0), "only calls that fail need the full command line"
 
 
-def test_fast_path_leaves_building_to_the_full_command_line(package: Path) -> None:
+def test_fast_path_leaves_building_to_the_full_command_line(package: Path, cache: Path) -> None:
     from datapkg.cli.entry import fast_query, parse_query
 
     call = parse_query(["query", "SELECT 1", "-p", str(package)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -85,6 +86,13 @@ def test_validate_ends_at_once_and_leaves_the_package_as_it_was(tmp_path: Path, 
     for part in ("datapackage.json", "resources", "schemas", "seeds", "validations"):
         source = ROOT / part
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, pkg / part)
+    # and a 2M-row table, so that the validation surely outlasts the Ctrl-C on a fast, idle machine
+    (pkg / "resources" / "bulk.csv").write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(2_000_000)))
+    descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"].append(table("bulk", "resources/bulk.csv", [
+        {"name": "id", "type": "integer", "constraints": {"required": True}}, {"name": "name", "type": "string"}],
+        primaryKey=["id"]))
+    (pkg / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
     before = sorted((p.relative_to(pkg).as_posix(), p.stat().st_size) for p in pkg.rglob("*"))
     code, err, took = interrupt(["validate", "pkg"], after, tmp_path)
     assert code == 130 and took < 5, (code, err, took)

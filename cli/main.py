@@ -164,9 +164,7 @@ def run() -> None:
 
     Once GX and duckdb-engine are both loaded, DuckDB's bindings report objects that GX still holds
     at interpreter shutdown as "leaked" on stderr; after the command has finished and its output
-    is flushed, the process ends without that shutdown (nothing is left to write or clean up). So
-    it does once GX is being imported: a Ctrl-C may end the command while GX still loads in a
-    background thread, and a shutdown would race with that thread.
+    is flushed, the process ends without that shutdown (nothing is left to write or clean up).
     """
     from datapkg.cli.entry import error_line, interrupted
 
@@ -176,8 +174,8 @@ def run() -> None:
         if interrupted() and done.code != 130:  # a Ctrl-C that a library swallowed: the run does not count
             sys.stderr.write(error_line("interrupted") + "\n")
             done = SystemExit(130)
-        if "duckdb_engine" not in sys.modules and "great_expectations" not in sys.modules:
-            raise done from None  # (GX half-imported by datapkg.checks.gx_checks.start_gx's thread: no shutdown either)
+        if "duckdb_engine" not in sys.modules:
+            raise done from None
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if not isinstance(done.code, int | None):
             print(done.code, file=sys.stderr)

@@ -54,18 +54,6 @@ def spark_only(findings: list[Finding], remote: dict[str, str]) -> list[Finding]
                    for name, url in remote.items()]
 
 
-def _start_gx() -> None:
-    """GX loads in a background thread while this one runs frictionless and reads the tables into
-    DuckDB (which releases the GIL). frictionless and duckdb are imported here first, so that the
-    two threads never import the same module at the same time."""
-    import duckdb  # noqa: F401
-    import frictionless  # noqa: F401
-
-    from datapkg.checks.gx_checks import start_gx
-
-    start_gx()
-
-
 def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
                      allow_remote: bool = False, data_docs: Path | None = None,
                      step: Callable[[str], None] | None = None, engine: str = "duckdb",
@@ -98,8 +86,6 @@ def validate_package(path: str | Path = ".", *, max_errors: int | None = None,
     with open_package(path, allow_remote=allow_remote) as source:
         step("frictionless and file checks")
         loaded = gx_resources(source.root, source.descriptor)
-        if engine != "spark" and loaded:
-            _start_gx()
         remote = _spark_remote(source) if engine == "spark" else {}
         findings, stats, accepted = structure_checks(source, loaded)
         findings = spark_only(findings, remote)

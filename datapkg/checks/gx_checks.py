@@ -50,7 +50,6 @@ INDEX_KEY = "dpkg_index"
 SPARK_MODULE = "pyspark"
 
 _context: Any = None
-_context_lock = threading.Lock()
 _run_ids = itertools.count()
 
 
@@ -88,51 +87,31 @@ def without_spark() -> None:
         sys.modules[SPARK_MODULE] = None  # type: ignore[assignment]  # "not installed"
 
 
-def start_gx() -> None:
-    """Start importing GX (:func:`gx_context`) in a background thread, so that it loads while this
-    thread reads the package into DuckDB, which releases the GIL; :func:`gx_context` waits for it.
-    An error there is raised again by the caller's own :func:`gx_context`."""
-    if _context is None and not _context_lock.locked():
-        threading.Thread(target=_start, name="dpkg-gx-import", daemon=True).start()
-
-
-def _start() -> None:
-    try:
-        gx_context()
-    except BaseException:  # noqa: BLE001 - the caller's gx_context() tries again and raises it
-        pass
-
-
 def gx_context() -> Any:
     """This process's ephemeral GX context (GX imported, registered for DuckDB, once)."""
-    with _context_lock:
-        if _context is None:
-            _new_context()
-    return _context
-
-
-def _new_context() -> None:
-    """Import GX, register it for DuckDB, and make the context (under :data:`_context_lock`)."""
     global _context
-    import logging
-    import os
-    import sys
+    if _context is None:
+        import logging
+        import os
 
-    from datapkg.isolated import LazyFinder
+        import sys
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    sys.meta_path.insert(0, LazyFinder(tuple(n for n in GX_LAZY if n not in sys.modules)))
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+        from datapkg.isolated import LazyFinder
 
-    from datapkg import gx_duckdb, gx_overhead
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        sys.meta_path.insert(0, LazyFinder(tuple(n for n in GX_LAZY if n not in sys.modules)))
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    gx_duckdb.register()
-    gx_overhead.register()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    _context = context
+        from datapkg import gx_duckdb, gx_overhead
+
+        gx_duckdb.register()
+        gx_overhead.register()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _context = context
+    return _context
 
 
 def gx_suite(plain: dict[str, Any], name: str) -> Any:

@@ -167,6 +167,7 @@ def _spark_or_skip() -> Any:
     return spark_session("local[2]", conf={"spark.driver.extraJavaOptions": TEST_JVM})
 
 
+@pytest.mark.slow  # a JVM: 15 CPU-s of start-up; `make test-slow` (and so CI) runs it
 def test_spark_engine_matches_duckdb(tmp_path: Path) -> None:
     """One Spark session for everything (it takes seconds to start): the typed frames equal the
     DuckDB loader's typed tables cell by cell, and the suite finds every seeded break at its row."""

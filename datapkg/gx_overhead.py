@@ -13,9 +13,11 @@ bookkeeping, not in DuckDB. Two things, registered once by :func:`register`:
 2. **Each expectation's configuration built once per validation** (:func:`reuse_configurations`).
    ``Expectation.configuration`` rebuilds a pydantic model on every read, and GX reads it once per
    key it looks up (about 58 times per expectation); ``ExpectationConfiguration.to_domain_obj``
-   builds a new expectation each time (8 per expectation). Inside :func:`reuse_configurations`
-   both answer again with what they answered first for the same object. Outside it, nothing
-   changes: an expectation edited between validations (an id set, a rendering) is read afresh.
+   builds a new expectation each time (8 per expectation). While GX validates
+   (``Validator.graph_validate``, which every path goes through: ``batch.validate``, a Checkpoint,
+   one expectation), both answer again with what they answered first for the same object. Outside
+   it, nothing changes: an expectation edited between validations (an id set, a rendering) is read
+   afresh.
 
 Known to work with GX 1.24 (:data:`datapkg.gx_duckdb.KNOWN_GX`); ``tests/test_gx_overhead.py``
 fails loudly if an upgrade moves what this module relies on, and checks that findings are the same
@@ -24,6 +26,7 @@ with and without it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from collections.abc import Iterator
@@ -33,6 +36,7 @@ from typing import Any
 URE_MODULE = "great_expectations.expectations.core.unexpected_rows_expectation"
 EXPECTATION_MODULE = "great_expectations.expectations.expectation"
 CONFIGURATION_MODULE = "great_expectations.expectations.expectation_configuration"
+VALIDATOR_MODULE = "great_expectations.validator.validator"
 ROWS_METRIC = "unexpected_rows_query.table"
 COUNT_METRIC = "unexpected_rows_query.row_count"
 BOOLEAN_ONLY = "BOOLEAN_ONLY"
@@ -107,12 +111,26 @@ def _memoise_configurations(expectation: type, configuration: type) -> None:
     configuration.to_domain_obj = _memoised(configuration.to_domain_obj)
 
 
+def _reuse_while_validating(validator: type) -> None:
+    """Patch GX's ``Validator.graph_validate`` to run inside :func:`reuse_configurations`."""
+    graph_validate = validator.__dict__.get("graph_validate")
+    if not callable(graph_validate):
+        raise _changed(f"{VALIDATOR_MODULE}.Validator.graph_validate is gone")
+
+    @functools.wraps(graph_validate)
+    def within(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with reuse_configurations():
+            return graph_validate(self, *args, **kwargs)
+
+    within.dpkg_original = graph_validate  # type: ignore[attr-defined]
+    validator.graph_validate = within
+
+
 @contextmanager
 def reuse_configurations() -> Iterator[None]:
     """While this block runs, each expectation's configuration (and each configuration's
     expectation) is built once; when the last such block in the process ends, all are dropped.
-
-    Use it around a ``batch.validate`` whose suite nobody edits meanwhile (dpkg's own suites)."""
+    Every GX validation runs inside one (:func:`register`): nothing edits its expectations meanwhile."""
     global _active
     with _scope:
         _active += 1
@@ -133,8 +151,10 @@ def register() -> None:
     ure = getattr(importlib.import_module(URE_MODULE), "UnexpectedRowsExpectation", None)
     expectation = getattr(importlib.import_module(EXPECTATION_MODULE), "Expectation", None)
     configuration = getattr(importlib.import_module(CONFIGURATION_MODULE), "ExpectationConfiguration", None)
-    if ure is None or expectation is None or configuration is None:
-        raise _changed("UnexpectedRowsExpectation, Expectation or ExpectationConfiguration moved")
+    validator = getattr(importlib.import_module(VALIDATOR_MODULE), "Validator", None)
+    if ure is None or expectation is None or configuration is None or validator is None:
+        raise _changed("UnexpectedRowsExpectation, Expectation, ExpectationConfiguration or Validator moved")
     _count_only_when_boolean(ure)
     _memoise_configurations(expectation, configuration)
+    _reuse_while_validating(validator)
     _registered = True

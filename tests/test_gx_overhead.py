@@ -65,6 +65,9 @@ def test_what_the_module_patches_is_where_it_expects_it():
     assert UnexpectedRowsExpectation._validate.dpkg_original is not None
     assert Expectation.configuration.fget.dpkg_original is not None
     assert ExpectationConfiguration.to_domain_obj.dpkg_original is not None
+    from great_expectations.validator.validator import Validator
+
+    assert Validator.graph_validate.dpkg_original is not None
 
 
 def test_register_is_idempotent():
@@ -88,6 +91,9 @@ def test_a_changed_gx_is_refused_loudly():
 
     with pytest.raises(RuntimeError, match="GX changed: .*no longer a property"):
         gx_overhead._memoise_configurations(NoProperty, NoProperty)
+
+    with pytest.raises(RuntimeError, match="GX changed: .*graph_validate is gone"):
+        gx_overhead._reuse_while_validating(NoProperty)
 
 
 def test_boolean_only_asks_for_the_count_alone_and_complete_for_the_rows(con, statements):
@@ -142,3 +148,28 @@ def test_configurations_are_reused_inside_the_block_only():
     assert gx_overhead._memo == {}
     expectation.notes = "edited after the validation"
     assert expectation.configuration.notes == "edited after the validation"
+
+
+def test_every_gx_validation_reuses_configurations(con, monkeypatch):
+    """Not only dpkg's own calls: a plain GX ``batch.validate`` (as the Data Docs Checkpoint and
+    the Spark engine make) answers from the memo while it runs, and leaves it empty."""
+    gx_context()
+    from datapkg.gx_duckdb import CONNECTION_STRING, engine_kwargs
+
+    kept = []
+
+    class Recording(dict):
+        def __setitem__(self, key, value):
+            kept.append(key)
+            super().__setitem__(key, value)
+
+    monkeypatch.setattr(gx_overhead, "_memo", Recording())
+    context = gx_context()
+    source = context.data_sources.add_sql("plain-gx-memo", connection_string=CONNECTION_STRING, kwargs=engine_kwargs(con))
+    try:
+        batch = source.add_table_asset("t", table_name="t").add_batch_definition_whole_table("all").get_batch()
+        suite = gx_checks.gx_suite(_suite(_exp("expect_column_values_to_be_between", column="n", min_value=0, max_value=7)), "plain")
+        assert not batch.validate(suite, result_format="BOOLEAN_ONLY").success
+    finally:
+        context.data_sources.delete("plain-gx-memo")
+    assert kept and gx_overhead._memo == {}

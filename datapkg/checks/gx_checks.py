@@ -227,16 +227,12 @@ def validate_batch(batch: Any, plain: dict[str, Any], table: LoadedTable, label:
     lists the failing rows (``COMPLETE``) of the failed expectations only. ``label`` names the
     ad-hoc GX suites (unique per run).
     """
-    from datapkg.gx_overhead import reuse_configurations
-
-    with reuse_configurations():
-        verdicts = batch.validate(gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
+    verdicts = batch.validate(gx_suite(plain, f"{label}-{plain['name']}"), result_format="BOOLEAN_ONLY").results
     failed = [exp for exp, verdict in _in_order(plain, verdicts) if not verdict.success or raised(verdict)]
     if not failed:
         return []
     detail = {**plain, "expectations": failed}
-    with reuse_configurations():
-        results = batch.validate(gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=result_format()).results
+    results = batch.validate(gx_suite(detail, f"{label}-{plain['name']}-failed"), result_format=result_format()).results
     return [(exp, _findings_of(detail, exp, result, table)) for exp, result in _in_order(detail, results)]
 
 

@@ -142,6 +142,24 @@ def test_hand_written_suite_adds_to_generated(tmp_path):
     assert len(got) == 3
 
 
+def test_what_gx_prints_goes_to_stderr_not_into_the_report(tmp_path):
+    """GX print()s a warning for a rule without {batch}: `--format json` still writes JSON alone."""
+    from typer.testing import CliRunner
+
+    from datapkg.cli.main import app
+
+    root, _ = _package(tmp_path, _rows())
+    (root / "validations").mkdir()
+    (root / "validations" / "child-extra.json").write_text(json.dumps({
+        "name": "child-extra", "meta": {"resource": "child"}, "expectations": [
+            {"type": "unexpected_rows_expectation", "meta": {"dpkg": {"check": "no-batch"}},
+             "kwargs": {"unexpected_rows_query": "SELECT __row AS _row FROM child WHERE amount > 5"}}]}))
+    result = CliRunner().invoke(app, ["validate", str(root), "--format", "json"])
+    assert result.exit_code == 1
+    assert {e["check"] for e in json.loads(result.stdout)["errors"]} == {"no-batch"}
+    assert "should contain the {batch} parameter" in result.stderr
+
+
 def test_gx_resources_names_what_the_path_covers(tmp_path):
     root, descriptor = _package(tmp_path, _rows())
     descriptor["resources"].append({"name": "sheet", "path": "x.xlsx", "format": "xlsx", "schema": {"fields": [{"name": "a"}]}})

@@ -14,14 +14,17 @@ GX is imported on first use and kept (:func:`gx_context`), so a second run in th
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from datapkg.errors import DpkgError
 from datapkg.expectations import CELLS, plain_suites, read_suite_files
@@ -87,6 +90,23 @@ def without_spark() -> None:
         sys.modules[SPARK_MODULE] = None  # type: ignore[assignment]  # "not installed"
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def prints_to_stderr(function: _F) -> _F:
+    """Run ``function`` with what it ``print()``s sent to stderr. GX prints some warnings to stdout
+    (``unexpected_rows_query should contain the {batch} parameter``, for a hand-written rule), where
+    dpkg's report goes (``--format json``, JUnit...). Only for functions the main thread calls: the
+    redirection is the process's own ``sys.stdout``."""
+
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.redirect_stdout(sys.stderr):
+            return function(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 def gx_context() -> Any:
     """This process's ephemeral GX context (GX imported, registered for DuckDB, once)."""
     global _context
@@ -137,6 +157,7 @@ def result_format() -> dict[str, Any]:
             "return_unexpected_index_query": False, "partial_unexpected_count": ROWS_PER_CHECK}
 
 
+@prints_to_stderr
 def validate_suites(con: Any, suites: list[tuple[dict[str, Any], LoadedTable]], data_docs: Path | None) -> list[Finding]:
     """Validate every (suite, table) with GX's SQL engine on ``con``; write Data Docs into ``data_docs``.
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from datapkg.checks.gx_checks import (_blank_rows_only, _load, batch_schema, gx_context, open_connection,
-                                      plan_runnable, validate_batch)
+                                      plan_runnable, prints_to_stderr, validate_batch)
 from datapkg.expectations import URE
 from datapkg.loader import (RAW_SCHEMA, ROW, LoadedTable, _split, _stage_name, blank_lines_table, extra_cells_table,
                             quote_ident, raw_table, row_numbers_table)
@@ -321,6 +321,7 @@ class IncrementalChecks:
             self._batches[key] = asset.add_batch_definition_whole_table("all")
         return self._batches[key].get_batch()
 
+    @prints_to_stderr
     def _validate(self, suite: dict[str, Any], table: LoadedTable, expectations: list[dict[str, Any]]) -> dict[int, list[Finding]]:
         """{id(expectation): its findings} for ``expectations`` of ``suite`` (GX on the kept connection)."""
         subset = {**suite, "expectations": expectations}

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from datapkg.checks.gx_checks import prints_to_stderr
 from datapkg.report import Finding
 from datapkg.spark_frames import ROW, SparkTable
 
@@ -88,6 +89,7 @@ def _expectation(gx: Any, exp: dict[str, Any], columns: list[str], known: set[st
     return cls(**kwargs, meta=exp.get("meta"))
 
 
+@prints_to_stderr
 def run_suites(spark: Any, tables: dict[str, SparkTable], suites: list[dict[str, Any]],
                views: set[str] | None = None) -> SparkRun:
     """Evaluate every expectation of ``suites`` with GX's Spark engine on ``tables`` (a suite with

@@ -183,7 +183,7 @@ def package_columns() -> dict[tuple[str, str], list[str]]:
         con.close()
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_real_package_has_no_curation_findings(repository_validation: tuple[int, dict]) -> None:
     """No finding of any severity in this repository's package, so none of a curation rule: the
     validation runs every curation rule (those of ``run_curation_checks``) with the schema suites,
@@ -193,7 +193,7 @@ def test_real_package_has_no_curation_findings(repository_validation: tuple[int,
     assert {"citations", "officials", "meetings"} <= set(report["stats"]["checked_by_gx"])
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_real_package_passes_frictionless_checks(repository_validation: tuple[int, dict]) -> None:
     code, report = repository_validation  # `dpkg validate` of this repository (validate_package), shared
     assert code == 0 and [f for f in report["errors"] if f["severity"] == "error"] == [], report["errors"][:5]

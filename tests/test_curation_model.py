@@ -14,7 +14,7 @@ CORRECTIONS = "resources/corrections.csv"
 HANOI = "mtg-2019-02-hanoi-summit"
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_the_real_package_has_none_of_these_findings(repository_validation: tuple[int, dict]) -> None:
     """Every rule, run on this repository's package (shared validation): no finding of any kind."""
     _code, report = repository_validation

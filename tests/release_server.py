@@ -20,6 +20,8 @@ class Behaviour:
     file). ``drop``: path -> how many responses of that path are cut off halfway. ``redirects``:
     path -> Location. ``stall``: paths whose request is never answered. ``stall_body``: paths whose
     headers are sent, then nothing. ``busy``: path -> how many requests get 503 (Retry-After: 0).
+    ``hold``: path -> seconds the first request of that path waits before it is answered (a slow
+    server: the client's work surely lasts that long, without costing CPU).
     """
 
     files: dict[str, bytes]
@@ -30,10 +32,14 @@ class Behaviour:
     stall_body: set[str] = field(default_factory=set)
     busy: dict[str, int] = field(default_factory=dict)
     trickle: dict[str, float] = field(default_factory=dict)  #: path -> seconds between single bytes
+    hold: dict[str, float] = field(default_factory=dict)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body go out in separate writes: with Nagle's algorithm on, the body waits for the
+    #: client's delayed ACK of the headers (~40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, *args: object) -> None:  # keep test output clean
@@ -58,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.release.wait(10)
             self.close_connection = True
             return
+        if path in behaviour.hold and not self.server.held[path]:
+            self.server.held[path] += 1
+            self.server.release.wait(behaviour.hold[path])
         if self.server.busy[path] < behaviour.busy.get(path, 0):
             self.server.busy[path] += 1
             self._record(path, 503)
@@ -129,6 +138,7 @@ class _Server(ThreadingHTTPServer):
         self.headers_seen: list[dict[str, str]] = []
         self.drops: Counter[str] = Counter()
         self.busy: Counter[str] = Counter()
+        self.held: Counter[str] = Counter()
         self.release = threading.Event()
 
     def handle_error(self, request: object, client_address: object) -> None:

@@ -173,3 +173,27 @@ def test_every_gx_validation_reuses_configurations(con, monkeypatch):
     finally:
         context.data_sources.delete("plain-gx-memo")
     assert kept and gx_overhead._memo == {}
+
+
+def test_gx_is_imported_without_collections_and_what_it_made_is_frozen():
+    """The block runs with the collector off; afterwards the collector is as it was and what the
+    block made is in the permanent generation, where later collections do not walk it."""
+    import gc
+
+    gx_context()  # this process's GX import went through the block
+    assert gc.get_freeze_count() > 100_000  # GX's own objects, not a handful
+    before = gc.get_freeze_count()
+    made = []
+    with gx_overhead.imported_without_collections():
+        assert not gc.isenabled()
+        made.extend([i] for i in range(1000))  # lists: objects the collector tracks
+        made.append([made])  # a cycle: not collected, frozen with the rest
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + 1000
+    gc.disable()
+    try:
+        with gx_overhead.imported_without_collections():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()

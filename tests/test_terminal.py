@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from datapkg.cli.main import app
+from datapkg.cli.validate_cmd import PROGRESS_AFTER
 from tests.packages import table, write_package
+from tests.release_server import Behaviour, ReleaseServer
 
 #: One worker runs this file under ``--dist loadgroup`` (make test): its module fixtures are built once.
 pytestmark = pytest.mark.xdist_group("terminal")
@@ -26,26 +28,37 @@ RED = "\x1b[31m"
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 
 
-def run_in_terminal(args: list[str], **env: str) -> tuple[int, str]:
-    """Run ``dpkg args`` with stdout and stderr on a pseudo-terminal; return its exit code and all it wrote."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")} | {"TERM": "xterm"} | env
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([DPKG, *args], stdin=slave, stdout=slave, stderr=slave, env=environ, close_fds=True)
-    os.close(slave)
-    out = b""
+def _environ(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")} | {"TERM": "xterm"} | env
+
+
+def run_in_terminals(runs: dict[str, tuple[list[str], dict[str, str]]]) -> dict[str, tuple[int, str]]:
+    """Run every ``name: (args, env)`` as ``dpkg args`` at the same time, each with stdout and stderr
+    on a pseudo-terminal of its own; return ``name: (exit code, all it wrote)``."""
+    started: dict[str, tuple[subprocess.Popen, int]] = {}
+    out = {name: b"" for name in runs}
     try:
-        while select.select([master], [], [], 120)[0]:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
+        for name, (args, env) in runs.items():
+            master, slave = pty.openpty()
+            started[name] = (subprocess.Popen([DPKG, *args], stdin=slave, stdout=slave, stderr=slave,
+                                              env=_environ(env), close_fds=True), master)
+            os.close(slave)
+        reading = {master: name for name, (_, master) in started.items()}
+        while reading and (ready := select.select(list(reading), [], [], 120)[0]):
+            for master in ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if chunk:
+                    out[reading[master]] += chunk
+                else:
+                    del reading[master]
     finally:
-        os.close(master)
-        proc.wait(timeout=120)
-    return proc.returncode, out.decode("utf-8", "replace")
+        for proc, master in started.values():
+            os.close(master)
+            proc.wait(timeout=120)
+    return {name: (proc.returncode, out[name].decode("utf-8", "replace")) for name, (proc, _) in started.items()}
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +69,41 @@ def invalid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+#: The environments in which a terminal gets no colour.
+NO_COLOUR = {"no-color": {"NO_COLOR": "1"}, "dumb": {"TERM": "dumb"}, "no-color-wins": {"NO_COLOR": "1", "FORCE_COLOR": "1"}}
+
+
 @pytest.fixture(scope="module")
-def on_a_terminal(invalid: Path) -> tuple[int, str]:
-    """``dpkg validate`` of ``invalid`` on a terminal, default environment: run once for the tests that read it."""
-    return run_in_terminal(["validate", str(invalid)])
+def runs(invalid: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str]]:
+    """Every ``dpkg validate`` process the tests read, run at the same time (the tests only read them).
+
+    ``default``: ``invalid`` on a terminal, default environment: GX runs, longer than
+    :data:`PROGRESS_AFTER`. The others validate the same type error in a table that a slow server
+    on 127.0.0.1 holds back for longer than that, so that each is as long a validation as
+    ``default`` without starting GX (2.5 CPU-s a process): one per :data:`NO_COLOUR` environment,
+    ``json`` (``--format json`` on a terminal) and ``pipe`` (stdout and stderr piped: its stderr).
+    """
+    names = [*NO_COLOUR, "json", "pipe"]
+    hold = {f"{name}.csv": PROGRESS_AFTER + 1.0 for name in names}
+    with ReleaseServer(Behaviour({path: b"id\n1\nx\n" for path in hold}, hold=hold)) as server:
+        slow = {}
+        for name in names:
+            root = tmp_path_factory.mktemp(name)
+            write_package(root, [table("t", server.url(f"{name}.csv"), [{"name": "id", "type": "integer"}])], {})
+            slow[name] = ["validate", str(root), "--allow-remote"]
+        piped = subprocess.Popen([DPKG, *slow["pipe"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        done = run_in_terminals({"default": (["validate", str(invalid)], {}),
+                                 **{name: (slow[name], env) for name, env in NO_COLOUR.items()},
+                                 "json": ([*slow["json"], "--format", "json"], {})})
+        _, err = piped.communicate(timeout=120)
+    return done | {"pipe": (piped.returncode, err)}
 
 
-def test_colour_on_a_terminal_unless_no_color_or_dumb(invalid: Path, on_a_terminal: tuple[int, str]) -> None:
-    code, out = on_a_terminal
+def test_colour_on_a_terminal_unless_no_color_or_dumb(runs: dict[str, tuple[int, str]]) -> None:
+    code, out = runs["default"]
     assert code == 1 and f"{RED}type-error" in out and COLOUR.search(out)
-    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}, {"NO_COLOR": "1", "FORCE_COLOR": "1"}):
-        code, out = run_in_terminal(["validate", str(invalid)], **env)
+    for name, env in NO_COLOUR.items():
+        code, out = runs[name]
         assert code == 1 and "type-error" in out and not COLOUR.search(out), (env, out)
 
 
@@ -79,14 +116,14 @@ def test_force_color_colours_a_pipe(invalid: Path) -> None:
     assert "\x1b[" not in verify.output
 
 
-def test_progress_on_a_terminal_for_a_long_validation_only(invalid: Path, on_a_terminal: tuple[int, str]) -> None:
-    """A GX run takes more than a second: the terminal shows the phase; json output and pipes never do."""
-    code, out = on_a_terminal
+def test_progress_on_a_terminal_for_a_long_validation_only(runs: dict[str, tuple[int, str]]) -> None:
+    """A validation longer than PROGRESS_AFTER: the terminal shows the phase; json output and pipes never do."""
+    code, out = runs["default"]
     assert code == 1 and "dpkg validate" in out and "curation rules and Great Expectations suites" in out
-    code, out = run_in_terminal(["validate", str(invalid), "--format", "json"])
+    code, out = runs["json"]
     assert code == 1 and "dpkg validate" not in out and out.lstrip().startswith("{")
-    piped = subprocess.run([DPKG, "validate", str(invalid)], capture_output=True, text=True)
-    assert piped.returncode == 1 and piped.stderr == ""
+    code, err = runs["pipe"]
+    assert code == 1 and err == ""
 
 
 def test_quick_work_shows_no_progress(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

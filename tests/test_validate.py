@@ -289,6 +289,31 @@ def test_locate_places_rows_of_a_compound_key_and_a_headerless_file(tmp_path: Pa
     assert scan_places(path, headerless, tmp_path, {1})[1].record == "a,b"
 
 
+@pytest.mark.parametrize("text", [
+    "id,n\nr1,1\n\nr3,3\n# not a comment here\nr5,5",  # a blank line, no final line break
+    "\ufeffid,n\nr1,1\nr2,2\n",  # a byte-order mark
+    "id;n\nr1;1\nr2;2\n",  # another delimiter
+    'id,n\n"r1",1\n"r\n2",2\nr3,3\n',  # quoted cells, one spanning lines: the csv reader's path
+    "id,n\r\nr1,1\r\nr2,2\r\n",  # CRLF: the csv reader's path
+])
+def test_locate_by_lines_gives_what_the_csv_reader_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """A file none of whose records can span lines is placed by counting lines; every place is the
+    one the csv reader gives, and a file with a quote or a carriage return is read by the csv reader."""
+    from datapkg import locate
+
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    resource = {"name": "t", "path": "t.csv", "schema": {"fields": [{"name": "id"}, {"name": "n"}], "primaryKey": ["id"]},
+                "dialect": {"delimiter": ";" if ";" in text else ","}}
+    rows = {1, 2, 3, 4, 5, 9}
+    fast = locate.scan_places(path, resource, tmp_path, rows)
+    monkeypatch.setattr(locate, "_one_line_each", lambda *_: False)
+    assert fast == locate.scan_places(path, resource, tmp_path, rows)
+    monkeypatch.undo()
+    assert locate._one_line_each(path, locate._csv_options(resource, resource["dialect"], "t.csv")) == ('"' not in text and "\r" not in text)
+    assert fast[2] == locate.Place(2, "r1")
+
+
 def test_junit_format_parses(broken: Path) -> None:
     import xml.etree.ElementTree as ET
 

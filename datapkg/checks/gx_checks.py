@@ -116,20 +116,22 @@ def gx_context() -> Any:
 
         import sys
 
+        from datapkg import gx_overhead
         from datapkg.isolated import LazyFinder
 
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         sys.meta_path.insert(0, LazyFinder(tuple(n for n in GX_LAZY if n not in sys.modules)))
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        with gx_overhead.imported_without_collections():
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        from datapkg import gx_duckdb, gx_overhead
+            from datapkg import gx_duckdb
 
-        gx_duckdb.register()
-        gx_overhead.register()
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            gx_duckdb.register()
+            gx_overhead.register()
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
         _context = context
     return _context
 

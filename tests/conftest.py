@@ -57,23 +57,24 @@ def curated_release(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def repository_validation() -> tuple[int, dict]:
-    """``dpkg validate --format json`` of this repository's package, run once per test process:
-    (exit code, the JSON report, whose ``errors`` lists every finding of every severity).
+def repository_validation(repo_release) -> tuple[int, dict]:
+    """What ``dpkg validate --format json`` says of this repository's package: (exit code, the JSON
+    report, whose ``errors`` lists every finding of every severity).
 
-    For tests that only read that one validation. Mark them
-    ``@pytest.mark.xdist_group("repository")`` so that ``--dist loadgroup`` runs them on one worker,
-    which then validates the repository once for all of them.
+    It is the validation ``repo_release``'s build ran first (``validate_package`` with the defaults
+    ``dpkg validate`` passes), rendered by the renderer and with the exit code ``dpkg validate`` uses,
+    so this repository is validated once per test run. For tests that only read it; mark them
+    ``@pytest.mark.xdist_group("build-release")`` (``repo_release``'s group) so that
+    ``--dist loadgroup`` runs them on the worker that builds it.
     """
     import json
 
-    from typer.testing import CliRunner
+    from datapkg.cli.validate_cmd import _prefix
+    from datapkg.renderers import get_renderer
 
-    from datapkg.cli.main import app
-
-    result = CliRunner().invoke(app, ["validate", str(ROOT), "--format", "json"])
-    assert result.exit_code in (0, 1), result.output
-    return result.exit_code, json.loads(result.stdout)
+    report = repo_release.report
+    assert report is not None  # built without force: validated first
+    return (0 if report.valid else 1), json.loads(get_renderer("json")(report, prefix=_prefix(report.stats.get("root"))))
 
 
 @pytest.hookimpl(trylast=True)

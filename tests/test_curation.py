@@ -26,13 +26,49 @@ PACKAGE_PARTS = ("datapackage.json", "resources", "schemas", "seeds")
 @pytest.fixture
 def pkg(tmp_path: Path) -> Path:
     """A copy of this repository's data package."""
+    return copy_package(tmp_path)
+
+
+def copy_package(folder: Path) -> Path:
+    """Copy this repository's data package into ``folder``; return ``folder``."""
     for part in PACKAGE_PARTS:
-        source, target = ROOT / part, tmp_path / part
+        source, target = ROOT / part, folder / part
         if source.is_dir():
             shutil.copytree(source, target)
         else:
             shutil.copy2(source, target)
-    return tmp_path
+    return folder
+
+
+class SharedEdits:
+    """The cases of one parametrized test, each an edit of a row of its own, found together.
+
+    Case ``i`` (a dict of cells) edits the row of ``resource`` whose ``key`` is ``rows[i % len(rows)]``
+    in copy ``i // len(rows)`` of the package, and each copy gets one :func:`findings` for all of its
+    cases. The ``rows`` are rows that no rule relates to one another (none is a part or a correction
+    of another), so what one case's edit finds is found at its own row: :meth:`of` gives a test its
+    case's findings and those of its copy at no case's row (which must be none; over all the cases
+    that is the whole of every copy's findings, as when each case had its own copy).
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory, resource: str, key: str, rows: list[str],
+                 cases: list[dict[str, str]]) -> None:
+        self.factory, self.resource, self.key, self.rows, self.cases = factory, resource, key, rows, cases
+        self._copies: dict[int, tuple[dict[int, int], list[tuple]]] = {}
+
+    def of(self, cells: dict[str, str]) -> tuple[int, list[tuple], list[tuple]]:
+        """(row number of the case ``cells``, the findings at that row, the findings of its copy at no case's row)."""
+        index = self.cases.index(cells)
+        copy = index // len(self.rows)
+        if copy not in self._copies:
+            root = copy_package(self.factory.mktemp(f"{self.resource}-edits"))
+            at = {i: edit(root, self.resource, self.key, self.rows[i % len(self.rows)], **self.cases[i])
+                  for i in range(copy * len(self.rows), min(len(self.cases), (copy + 1) * len(self.rows)))}
+            self._copies[copy] = at, findings(root)
+        at, found = self._copies[copy]
+        file = f"resources/{self.resource}.csv"
+        return (at[index], [f for f in found if f[1:3] == (file, at[index])],
+                [f for f in found if (f[1], f[2]) not in {(file, row) for row in at.values()}])
 
 
 def read(root: Path, name: str) -> list[dict[str, str]]:
@@ -183,7 +219,7 @@ def package_columns() -> dict[tuple[str, str], list[str]]:
         con.close()
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_real_package_has_no_curation_findings(repository_validation: tuple[int, dict]) -> None:
     """No finding of any severity in this repository's package, so none of a curation rule: the
     validation runs every curation rule (those of ``run_curation_checks``) with the schema suites,
@@ -193,7 +229,7 @@ def test_real_package_has_no_curation_findings(repository_validation: tuple[int,
     assert {"citations", "officials", "meetings"} <= set(report["stats"]["checked_by_gx"])
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_real_package_passes_frictionless_checks(repository_validation: tuple[int, dict]) -> None:
     code, report = repository_validation  # `dpkg validate` of this repository (validate_package), shared
     assert code == 0 and [f for f in report["errors"] if f["severity"] == "error"] == [], report["errors"][:5]
@@ -340,11 +376,23 @@ def test_unknown_language_code(pkg: Path) -> None:
 
 # ------------------------------------------------------------------ dates
 
-@pytest.mark.parametrize("date, precision", [("2019-02-30", "day"), ("2019-02-27", "month"), ("2019-13", "month"),
-                                             ("2019", "day"), ("2019-02-27", "")])
-def test_date_precision_mismatch(pkg: Path, date: str, precision: str) -> None:
-    row = edit(pkg, "positions", "position_id", "pos-putin-president", start_date=date, end_date="", date_precision=precision)
-    assert findings(pkg) == [("date-precision-mismatch", "resources/positions.csv", row, "start_date")]
+PRECISION_CASES = [("2019-02-30", "day"), ("2019-02-27", "month"), ("2019-13", "month"), ("2019", "day"), ("2019-02-27", "")]
+
+
+@pytest.fixture(scope="module")
+def precision_edits(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    """Every case of :func:`test_date_precision_mismatch` in one copy, each on a position of its own."""
+    return SharedEdits(tmp_path_factory, "positions", "position_id",
+                       ["pos-putin-president", "pos-kim-jong-un-leader", "pos-trump-president", "pos-peskov-spokesman",
+                        "pos-lavrov-foreign"],
+                       [{"start_date": date, "end_date": "", "date_precision": precision} for date, precision in PRECISION_CASES])
+
+
+@pytest.mark.xdist_group("shared-edits")  # one worker finds the copy's findings once for every case
+@pytest.mark.parametrize("date, precision", PRECISION_CASES)
+def test_date_precision_mismatch(precision_edits: SharedEdits, date: str, precision: str) -> None:
+    row, found, elsewhere = precision_edits.of({"start_date": date, "end_date": "", "date_precision": precision})
+    assert found == [("date-precision-mismatch", "resources/positions.csv", row, "start_date")] and elsewhere == []
 
 
 def test_start_after_end(pkg: Path) -> None:
@@ -487,15 +535,27 @@ def test_malformed_descriptors_are_left_to_frictionless(tmp_path: Path, descript
     assert run_curation_checks(tmp_path, descriptor) == []
 
 
-@pytest.mark.parametrize("quote", ["   ", " \t\n ", "\u00a0\u200b", "...", "\u00ad"])
-def test_a_quote_without_text_is_reported(pkg: Path, quote: str) -> None:
+QUOTES_WITHOUT_TEXT = ["   ", " \t\n ", "\u00a0\u200b", "...", "\u00ad"]
+
+
+@pytest.fixture(scope="module")
+def quotes_without_text(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    """Every case of :func:`test_a_quote_without_text_is_reported` in one copy, each in a citation of
+    its own (the first five; no correction refers to them)."""
+    first = [c["citation_id"] for c in read(ROOT, "citations")[:len(QUOTES_WITHOUT_TEXT)]]
+    assert not {c["citation_id"] for c in read(ROOT, "corrections")} & set(first)
+    return SharedEdits(tmp_path_factory, "citations", "citation_id", first, [{"quote": q} for q in QUOTES_WITHOUT_TEXT])
+
+
+@pytest.mark.xdist_group("shared-edits")  # one worker finds the copy's findings once for every case
+@pytest.mark.parametrize("quote", QUOTES_WITHOUT_TEXT)
+def test_a_quote_without_text_is_reported(quotes_without_text: SharedEdits, quote: str) -> None:
     """Issue 16: a quote of only whitespace (or punctuation, or invisible characters) trims to
     nothing, and the empty string is in every article: it must not pass the verbatim check."""
-    row = edit(pkg, "citations", "citation_id", read(pkg, "citations")[0]["citation_id"], quote=quote)
-    found = findings(pkg)
+    row, found, elsewhere = quotes_without_text.of({"quote": quote})
     assert ("quote-without-text", "resources/citations.csv", row, "quote") in found
     if not quote.strip():  # trimmed to nothing: found "in" the article, the bug this rule closes
-        assert not [f for f in found if f[0] == "quote-not-found"]
+        assert not [f for f in found + elsewhere if f[0] == "quote-not-found"]  # (a quote is not found at its own row)
 
 
 def test_a_quote_without_text_is_reported_by_validate(pkg: Path) -> None:

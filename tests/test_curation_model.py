@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_curation import edit, findings, pkg, read, row_of  # noqa: F401  (pkg is a fixture)
+from tests.test_curation import SharedEdits, edit, findings, pkg, read, row_of  # noqa: F401  (pkg is a fixture)
 
 MEETINGS = "resources/meetings.csv"
 CORRECTIONS = "resources/corrections.csv"
 HANOI = "mtg-2019-02-hanoi-summit"
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_the_real_package_has_none_of_these_findings(repository_validation: tuple[int, dict]) -> None:
     """Every rule, run on this repository's package (shared validation): no finding of any kind."""
     _code, report = repository_validation
@@ -23,27 +23,53 @@ def test_the_real_package_has_none_of_these_findings(repository_validation: tupl
 
 # ------------------------------------------------------------------ EDTF dates and their bounds
 
-@pytest.mark.parametrize("date", ["2019-02-30", "2019-13", "2019-2", "19-02", "2019-02-28/2019-02-27", "/",
-                                  "2019-02-27/2019-02-28/2019-03", "2019-02-27T10:00", "2019?~", "feb 2019"])
-def test_invalid_edtf_date(pkg: Path, date: str) -> None:
-    row = edit(pkg, "meetings", "meeting_id", HANOI, date=date)
-    assert findings(pkg) == [("invalid-edtf-date", MEETINGS, row, "date")]
+#: Meetings that are neither a part of an event nor have parts, and no correction records their dates:
+#: a case of the tests below on each (:class:`tests.test_curation.SharedEdits`), the first on Hanoi.
+SEPARATE_MEETINGS = [HANOI, "mtg-2000-putin-north-korea", "mtg-2017-09-vladivostok-forum", "mtg-2019-03-im-morgulov-moscow",
+                     "mtg-2024-06-campbell-kim-hong-kyun"]
+INVALID_DATES = ["2019-02-30", "2019-13", "2019-2", "19-02", "2019-02-28/2019-02-27", "/",
+                 "2019-02-27/2019-02-28/2019-03", "2019-02-27T10:00", "2019?~", "feb 2019"]
+VALID_FORMS = [("2019-02~", "2019-02-01", "2019-02-28"), ("2020-02?", "2020-02-01", "2020-02-29"), ("2019%", "2019-01-01", "2019-12-31"),
+               ("../2019-02-28", "", "2019-02-28"), ("2019-02-27/..", "2019-02-27", ""), ("/2019-02", "", "2019-02-28"),
+               ("2019-02-27/2019-03", "2019-02-27", "2019-03-31"), ("", "", "")]
+BOUNDS = [("date_earliest", "2019-02-26"), ("date_latest", "2019-03-01"), ("date_earliest", ""), ("date_latest", "")]
 
 
-@pytest.mark.parametrize("date, earliest, latest", [
-    ("2019-02~", "2019-02-01", "2019-02-28"), ("2020-02?", "2020-02-01", "2020-02-29"), ("2019%", "2019-01-01", "2019-12-31"),
-    ("../2019-02-28", "", "2019-02-28"), ("2019-02-27/..", "2019-02-27", ""), ("/2019-02", "", "2019-02-28"),
-    ("2019-02-27/2019-03", "2019-02-27", "2019-03-31"), ("", "", "")])
-def test_valid_edtf_forms_and_their_bounds(pkg: Path, date: str, earliest: str, latest: str) -> None:
-    edit(pkg, "meetings", "meeting_id", HANOI, date=date, date_earliest=earliest, date_latest=latest)
-    assert findings(pkg) == []
+@pytest.fixture(scope="module")
+def invalid_dates(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    return SharedEdits(tmp_path_factory, "meetings", "meeting_id", SEPARATE_MEETINGS, [{"date": d} for d in INVALID_DATES])
 
 
-@pytest.mark.parametrize("bound, value", [("date_earliest", "2019-02-26"), ("date_latest", "2019-03-01"),
-                                          ("date_earliest", ""), ("date_latest", "")])
-def test_date_bounds_mismatch(pkg: Path, bound: str, value: str) -> None:
-    row = edit(pkg, "meetings", "meeting_id", HANOI, **{bound: value})
-    assert findings(pkg) == [("date-bounds-mismatch", MEETINGS, row, bound)]
+@pytest.fixture(scope="module")
+def valid_forms(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    return SharedEdits(tmp_path_factory, "meetings", "meeting_id", SEPARATE_MEETINGS,
+                       [{"date": d, "date_earliest": e, "date_latest": la} for d, e, la in VALID_FORMS])
+
+
+@pytest.fixture(scope="module")
+def bound_edits(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    return SharedEdits(tmp_path_factory, "meetings", "meeting_id", SEPARATE_MEETINGS, [{b: v} for b, v in BOUNDS])
+
+
+@pytest.mark.xdist_group("shared-edits")  # one worker finds each copy's findings once for all its cases
+@pytest.mark.parametrize("date", INVALID_DATES)
+def test_invalid_edtf_date(invalid_dates: SharedEdits, date: str) -> None:
+    row, found, elsewhere = invalid_dates.of({"date": date})
+    assert found == [("invalid-edtf-date", MEETINGS, row, "date")] and elsewhere == []
+
+
+@pytest.mark.xdist_group("shared-edits")
+@pytest.mark.parametrize("date, earliest, latest", VALID_FORMS)
+def test_valid_edtf_forms_and_their_bounds(valid_forms: SharedEdits, date: str, earliest: str, latest: str) -> None:
+    _row, found, elsewhere = valid_forms.of({"date": date, "date_earliest": earliest, "date_latest": latest})
+    assert found == [] and elsewhere == []
+
+
+@pytest.mark.xdist_group("shared-edits")
+@pytest.mark.parametrize("bound, value", BOUNDS)
+def test_date_bounds_mismatch(bound_edits: SharedEdits, bound: str, value: str) -> None:
+    row, found, elsewhere = bound_edits.of({bound: value})
+    assert found == [("date-bounds-mismatch", MEETINGS, row, bound)] and elsewhere == []
 
 
 def test_bounds_without_a_date_are_found(pkg: Path) -> None:
@@ -105,10 +131,20 @@ def test_correction_naming_another_article(pkg: Path) -> None:
     assert findings(pkg) == [("correction-citation-mismatch", CORRECTIONS, row, "citation_id")]
 
 
-@pytest.mark.parametrize("cells", [{"recorded": "Moscow"}, {"field": "place"}, {"field": "summary_en"}])
-def test_correction_recorded_mismatch(pkg: Path, cells: dict[str, str]) -> None:
-    row = edit(pkg, "corrections", "correction_id", "cor-001", **cells)
-    assert findings(pkg) == [("correction-recorded-mismatch", CORRECTIONS, row, "recorded")]
+RECORDED_CASES = [{"recorded": "Moscow"}, {"field": "place"}, {"field": "summary_en"}]
+
+
+@pytest.fixture(scope="module")
+def recorded_edits(tmp_path_factory: pytest.TempPathFactory) -> SharedEdits:
+    """Every case below in one copy, each in a correction of its own (of three meetings' places)."""
+    return SharedEdits(tmp_path_factory, "corrections", "correction_id", ["cor-001", "cor-002", "cor-003"], RECORDED_CASES)
+
+
+@pytest.mark.xdist_group("shared-edits")
+@pytest.mark.parametrize("cells", RECORDED_CASES)
+def test_correction_recorded_mismatch(recorded_edits: SharedEdits, cells: dict[str, str]) -> None:
+    row, found, elsewhere = recorded_edits.of(cells)
+    assert found == [("correction-recorded-mismatch", CORRECTIONS, row, "recorded")] and elsewhere == []
 
 
 def test_a_record_changed_without_its_correction_is_found(pkg: Path) -> None:

@@ -481,9 +481,9 @@ def test_zipped_package_over_the_unzipped_cap_is_refused(tmp_path: Path, monkeyp
     assert run_json(archive)[0] == 0
 
 
-@pytest.mark.xdist_group("repository")
+@pytest.mark.xdist_group("build-release")  # conftest's repository_validation comes with repo_release
 def test_this_repository_package_is_valid(repository_validation: tuple[int, dict]) -> None:
-    code, report = repository_validation  # `dpkg validate --format json` of this repository, shared
+    code, report = repository_validation  # what `dpkg validate --format json` says of this repository (conftest)
     assert code == 0, report["errors"][:5]
 
 

@@ -24,13 +24,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 class Browser:
     """One headless chromium with one page (``session``) to navigate, script, click and screenshot."""
 
-    def __init__(self, profile: Path, timeout: float = 30.0) -> None:
+    def __init__(self, profile: Path, timeout: float = 30.0, flags: tuple[str, ...] = ()) -> None:
+        """Start chromium with the user data folder ``profile`` and ``flags`` beside :data:`FLAGS`."""
         self.timeout = timeout
         to_chrome_r, self._w = os.pipe()
         self._r, from_chrome_w = os.pipe()
         # above 9, so that moving them to 3 and 4 in the child never overwrites one with the other
         to_chrome_r, from_chrome_w = (self._high(fd) for fd in (to_chrome_r, from_chrome_w))
-        command = [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
+        command = [str(CHROMIUM), *FLAGS, *flags, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
 
         def child_fds() -> None:  # chromium reads commands on fd 3 and writes on fd 4 (inheritable after dup2)
             os.dup2(to_chrome_r, 3)
@@ -104,6 +105,16 @@ class Browser:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not load")
             self.events.append(self._read())
+
+    def wait_for(self, expression: str) -> Any:
+        """Wait until a JavaScript expression is truthy in the page (scripts that run after the load
+        event); return its value."""
+        deadline = time.monotonic() + self.timeout
+        while not (value := self.js(expression)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression} stayed false")
+            time.sleep(0.05)
+        return value
 
     def js(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""

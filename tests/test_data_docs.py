@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -54,17 +53,16 @@ def test_the_pages_show_the_real_expectations_and_results(site: Path):
 
 @pytest.mark.browser
 def test_the_validation_page_renders_in_chromium_with_the_network_off(site: Path, tmp_path: Path):
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
+    from tests.cdp import CHROMIUM, FLAGS, Browser
+
+    if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run scripts/ensure_chromium.sh")
-    flags = [*OFFLINE, f"--user-data-dir={tmp_path / 'profile'}"]
-    url = _validation_page(site, "child").as_uri()
-    dom = subprocess.run([str(chromium), *flags, "--virtual-time-budget=5000", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=90)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "bootstrap-table" in dom.stdout and "fixed-table-container" in dom.stdout  # bootstrap-table's JS ran, offline
-    assert "country" in dom.stdout and "US" in dom.stdout
-    shot = tmp_path / "validation.png"
-    done = subprocess.run([str(chromium), *flags, "--virtual-time-budget=5000", f"--screenshot={shot}",
-                           "--window-size=1280,1400", url], capture_output=True, text=True, timeout=90)
-    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    offline = tuple(flag for flag in OFFLINE if flag not in FLAGS)
+    with Browser(tmp_path / "profile", flags=offline) as browser:
+        browser.open(_validation_page(site, "child").as_uri(), 1280, 1400)
+        browser.wait_for("document.querySelector('.fixed-table-container') !== null")  # bootstrap-table's JS ran, offline
+        dom = browser.js("document.documentElement.outerHTML")
+        assert "bootstrap-table" in dom and "fixed-table-container" in dom
+        assert "country" in dom and "US" in dom
+        shot = browser.screenshot(tmp_path / "validation.png")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

@@ -371,17 +371,20 @@ def test_the_duckdb_engine_leaves_gx_spark_integration_out(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    from tests.test_validate import _pad
+    from tests.packages import table
 
-    package = _pad(tmp_path / "p", 20)
+    package = tmp_path / "p"  # one type error: GX loads during the validation
+    write_package(package, [table("t", "data/t.csv", [{"name": "id", "type": "integer"}])], {"data/t.csv": "id\n1\nx\n"})
     script = ("import sys\nfrom datapkg.cli import entry, main\n"
-              "main.run = lambda: main.app(['validate', sys.argv[1], '--format', 'json'], standalone_mode=False)\n"
-              "sys.argv = ['dpkg', 'validate', sys.argv[1]]\n"
+              "package = sys.argv[1]\n"
+              "main.run = lambda: print(main.app(['validate', package, '--format', 'json'], standalone_mode=False))\n"
+              "sys.argv = ['dpkg', 'validate', package]\n"
               "try:\n    entry.run()\nexcept SystemExit:\n    pass\n"
               "import great_expectations.compatibility.pyspark as spark\n"
               "print('BLOCKED' if sys.modules.get('pyspark', 0) is None and not spark.pyspark else 'LOADED')\n")
     done = subprocess.run([sys.executable, "-c", script, str(package)], capture_output=True, text=True, timeout=300)
-    assert done.stdout.strip().splitlines()[-1] == "BLOCKED", done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-2:] == ["1", "BLOCKED"], done.stdout[-2000:] + done.stderr[-2000:]
+    assert '"check": "type-error"' in done.stdout  # the validation ran (it failed at once on its arguments)
     # the library path, in this process (which never runs the CLI entry point): neither importing
     # gx_checks, nor a GX context, nor a CliRunner validation blocks pyspark
     from typer.testing import CliRunner

@@ -79,22 +79,31 @@ def test_query_stops_on_ctrl_c_during_a_long_query(tmp_path: Path):
     assert "Traceback" not in err and "nanobind" not in err
 
 
-@pytest.mark.parametrize("after", [1.5, 4.0])
-def test_validate_ends_at_once_and_leaves_the_package_as_it_was(tmp_path: Path, after: float):
-    pkg = tmp_path / "pkg"
+@pytest.fixture(scope="module")
+def big_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``pkg``: this repository's package and a 2M-row table, so that the validation
+    surely outlasts the Ctrl-C on a fast, idle machine. Written once: each test that interrupts a
+    validation of it checks that the package is left as it was."""
+    folder = tmp_path_factory.mktemp("interrupt")
+    pkg = folder / "pkg"
     pkg.mkdir()
     for part in ("datapackage.json", "resources", "schemas", "seeds", "validations"):
         source = ROOT / part
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, pkg / part)
-    # and a 2M-row table, so that the validation surely outlasts the Ctrl-C on a fast, idle machine
     (pkg / "resources" / "bulk.csv").write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(2_000_000)))
     descriptor = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
     descriptor["resources"].append(table("bulk", "resources/bulk.csv", [
         {"name": "id", "type": "integer", "constraints": {"required": True}}, {"name": "name", "type": "string"}],
         primaryKey=["id"]))
     (pkg / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("after", [1.5, 4.0])
+def test_validate_ends_at_once_and_leaves_the_package_as_it_was(big_copy: Path, after: float):
+    pkg = big_copy / "pkg"
     before = sorted((p.relative_to(pkg).as_posix(), p.stat().st_size) for p in pkg.rglob("*"))
-    code, err, took = interrupt(["validate", "pkg"], after, tmp_path)
+    code, err, took = interrupt(["validate", "pkg"], after, big_copy)
     assert code == 130 and took < 5, (code, err, took)
     assert "Traceback" not in err
     assert sorted((p.relative_to(pkg).as_posix(), p.stat().st_size) for p in pkg.rglob("*")) == before

@@ -66,7 +66,7 @@ def test_clean_package_has_no_findings(tmp_path):
     assert _findings(tmp_path, _rows()) == []
 
 
-@pytest.mark.parametrize("column,bad,check", [
+BROKEN_CELLS = [
     ("id", "X9", "constraint-error"),
     ("day", "2024-02-30", "type-error"),
     ("day", "01/03/2024", "type-error"),
@@ -81,11 +81,28 @@ def test_clean_package_has_no_findings(tmp_path):
     ("year", "24", "type-error"),
     ("kind", "c", "constraint-error"),
     ("parent_id", "P999", "foreign-key"),
-])
-def test_each_expectation_kind_reports_the_broken_cell(tmp_path, column, bad, check):
-    rows = _rows()
-    rows[2][CHILD_HEADER.index(column)] = bad
-    assert _findings(tmp_path, rows) == [(check, "data/child.csv", 4, column, bad)]
+]
+
+
+@pytest.fixture(scope="module")
+def broken_cells(tmp_path_factory) -> list[tuple]:
+    """The findings of one package whose child table has a row per case of
+    :func:`test_each_expectation_kind_reports_the_broken_cell`, case ``i`` breaking its cell in row
+    ``i + 2`` (each row is the clean row but for its id; no check relates one row to another here
+    but the id's uniqueness, which every case keeps)."""
+    rows = _rows(len(BROKEN_CELLS))
+    for i, (column, bad, _check) in enumerate(BROKEN_CELLS):
+        rows[i][CHILD_HEADER.index(column)] = bad
+    return _findings(tmp_path_factory.mktemp("broken-cells"), rows)
+
+
+@pytest.mark.xdist_group("gx-broken-cells")  # one worker runs the checks once for every case
+@pytest.mark.parametrize("column,bad,check", BROKEN_CELLS)
+def test_each_expectation_kind_reports_the_broken_cell(broken_cells, column, bad, check):
+    row = BROKEN_CELLS.index((column, bad, check)) + 2
+    assert [f for f in broken_cells if f[1:3] == ("data/child.csv", row)] == [(check, "data/child.csv", row, column, bad)]
+    cases = {("data/child.csv", r) for r in range(2, len(BROKEN_CELLS) + 2)}
+    assert [f for f in broken_cells if f[1:3] not in cases] == []  # nothing found but the cases' cells
 
 
 def test_required_field_left_empty(tmp_path):

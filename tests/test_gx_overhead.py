@@ -68,6 +68,9 @@ def test_what_the_module_patches_is_where_it_expects_it():
     from great_expectations.validator.validator import Validator
 
     assert Validator.graph_validate.dpkg_original is not None
+    from great_expectations.core.id_dict import IDDict
+
+    assert IDDict.to_id.dpkg_original is not None
 
 
 def test_register_is_idempotent():
@@ -94,6 +97,31 @@ def test_a_changed_gx_is_refused_loudly():
 
     with pytest.raises(RuntimeError, match="GX changed: .*graph_validate is gone"):
         gx_overhead._reuse_while_validating(NoProperty)
+
+    with pytest.raises(RuntimeError, match="GX changed: .*IDDict.to_id"):
+        gx_overhead._plain_ids(NoProperty)
+
+
+@pytest.mark.parametrize("kwargs, plain", [
+    ({"column": "n", "row_condition": None, "condition_parser": None, "batch_id": "b"}, True),
+    ({"column": "n", "value_set": ["RU", "KP", 3, 4.5, True, None], "mostly": 1.0}, True),
+    ({"column": "n", "nested": {"a": [1, (2, 3)], "b": {"c": None}}, "min_value": -0.0}, True),
+    ({"column": "n", "min_value": float("nan")}, False),  # GX turns NaN into null
+    ({"column": "n", "max_value": float("inf")}, False),
+    ({"column": "n", "value_set": {"x", "y"}}, False),  # a set: GX's converter makes it a list
+    ({"column": "n", 3: "a numeric key"}, False),  # GX makes the key a string
+    ({"only": "one key"}, True),
+    ({}, True),
+])
+def test_a_metric_id_is_the_one_gx_computes(kwargs, plain):
+    """The fast path gives GX's own id for every argument it takes, and leaves the rest to GX."""
+    gx_context()
+    from great_expectations.core.id_dict import IDDict
+
+    ids = IDDict(kwargs)
+    assert IDDict.to_id(ids) == IDDict.to_id.dpkg_original(ids)
+    assert IDDict.to_id(ids, id_ignore_keys={"column"}) == IDDict.to_id.dpkg_original(ids, id_ignore_keys={"column"})
+    assert gx_overhead.plain_json(dict(kwargs)) is plain
 
 
 def test_boolean_only_asks_for_the_count_alone_and_complete_for_the_rows(con, statements):

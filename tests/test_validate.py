@@ -77,11 +77,28 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def case_validation(tmp_path_factory: pytest.TempPathFactory):
+    """``case -> run_json`` of the package of ``CASES[case]``, validated once per case for the two
+    tests below, which make the same call (``dpkg validate --format json``) and read it."""
+    done: dict[str, tuple[int, dict]] = {}
+
+    def of(case: str) -> tuple[int, dict]:
+        if case not in done:
+            resources, files, _expected = CASES[case]
+            root = tmp_path_factory.mktemp(case)
+            write_package(root, resources, files)
+            done[case] = run_json(root)
+        return done[case]
+
+    return of
+
+
+@pytest.mark.xdist_group("validate-cases")  # with test_each_check_on_the_default_path: one validation per case
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_each_check_reports_exact_location(tmp_path: Path, case: str) -> None:
-    resources, files, expected = CASES[case]
-    write_package(tmp_path, resources, files)
-    code, report = run_json(tmp_path)
+def test_each_check_reports_exact_location(case_validation, case: str) -> None:
+    expected = CASES[case][2]
+    code, report = case_validation(case)
     assert code == 1
     assert expected in keys(report), report["errors"]
     finding = next(e for e in report["errors"] if (e["check"], e["file"], e["row"], e["field"]) == expected)
@@ -487,14 +504,13 @@ def test_this_repository_package_is_valid(repository_validation: tuple[int, dict
     assert code == 0, report["errors"][:5]
 
 
+@pytest.mark.xdist_group("validate-cases")
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_each_check_on_the_default_path(tmp_path: Path, case: str) -> None:
+def test_each_check_on_the_default_path(case_validation, case: str) -> None:
     """The default path (GX on) reports the same finding for every case."""
-    resources, files, expected = CASES[case]
-    write_package(tmp_path, resources, files)
-    result = runner.invoke(app, ["validate", str(tmp_path), "--format", "json"])
-    assert result.exit_code == 1, result.output
-    assert expected in keys(json.loads(result.stdout))
+    code, report = case_validation(case)  # `dpkg validate --format json` of the case's package, shared
+    assert code == 1, report["errors"]
+    assert CASES[case][2] in keys(report)
 
 
 # --- the same seeded errors on both paths: frictionless row by row, and DuckDB + GX -------------

@@ -43,7 +43,7 @@ WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod t
 
 
 def generate(folder: Path, rows: int, per_kind: int, seed: int = 42,
-             primary_key: bool = True) -> dict[tuple[int, str], str]:
+             primary_key: bool = True, parent_rows: int = 1000) -> dict[tuple[int, str], str]:
     """Write the package into ``folder``; return the seeded errors {(row, field): kind}.
 
     The child's ``id`` is its primary key unless ``primary_key`` is False (then no duplicate ids
@@ -52,7 +52,8 @@ def generate(folder: Path, rows: int, per_kind: int, seed: int = 42,
     kinds = {k: v for k, v in KINDS.items() if primary_key or k != "primary-key"}
     rng = random.Random(seed)
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    parents = [f"P{i:04d}" for i in range(1, 1001)]
+    width = max(4, len(str(parent_rows)))
+    parents = [f"P{i:0{width}d}" for i in range(1, parent_rows + 1)]
     with (folder / "data" / "parent.csv").open("w", encoding="utf-8", newline="") as out:
         out.write("id,name,country\n")
         for i, pid in enumerate(parents):
@@ -69,7 +70,7 @@ def generate(folder: Path, rows: int, per_kind: int, seed: int = 42,
         lines = []
         for i in range(rows):
             row = i + 2
-            cells = [f"C{i:07d}", parents[i % 1000], f"20{10 + i % 15:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            cells = [f"C{i:07d}", parents[i % len(parents)], f"20{10 + i % 15:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}",
                      COUNTRIES[i % 7], f"{(i * 7919) % 100000 / 100:.2f}", f"{WORDS[i % 12]} {WORDS[(i * 7) % 12]} {i}"]
             kind = seeded.get(row)
             if kind:
@@ -86,7 +87,7 @@ def generate(folder: Path, rows: int, per_kind: int, seed: int = 42,
         "name": "gx-benchmark",
         "resources": [
             {"name": "parent", "path": "data/parent.csv", "format": "csv", "schema": {
-                "fields": [{"name": "id", "type": "string", "constraints": {"required": True, "pattern": "P[0-9]{4}"}},
+                "fields": [{"name": "id", "type": "string", "constraints": {"required": True, "pattern": f"P[0-9]{{{width}}}"}},
                            {"name": "name", "type": "string"},
                            {"name": "country", "type": "string", "constraints": {"enum": COUNTRIES}}],
                 "primaryKey": ["id"]}},
@@ -209,12 +210,15 @@ def main() -> None:
     parser.add_argument("--no-primary-key", action="store_true",
                         help="the child table has no primary key (and no duplicate ids are seeded)")
     parser.add_argument("--repeat", type=int, default=1, help="run each tool N times; report the fastest run")
+    parser.add_argument("--parents", type=int, default=1000,
+                        help="rows of the parent table the child's foreign key refers to")
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="dpkg-bench-"))
     t = time.perf_counter()
-    seeded = generate(folder, args.rows, args.per_kind, primary_key=not args.no_primary_key)
+    seeded = generate(folder, args.rows, args.per_kind, primary_key=not args.no_primary_key, parent_rows=args.parents)
     counts = {kind: list(seeded.values()).count(kind) for kind in KINDS if kind in seeded.values()}
-    print(f"package: {folder}  ({args.rows:,} child rows{'' if args.no_primary_key else ', primary key id'}; "
+    print(f"package: {folder}  ({args.rows:,} child rows{'' if args.no_primary_key else ', primary key id'}, "
+          f"{args.parents:,} parent rows; "
           f"{len(seeded)} seeded errors: {', '.join(f'{n} {k}' for k, n in counts.items())}; "
           f"generated in {time.perf_counter() - t:.1f} s)")
     py = str(BIN / "python")

@@ -154,7 +154,8 @@ class ReleaseServer:
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.server = _Server(behaviour)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        # shutdown() waits for serve_forever's next poll: every test stops a server
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def log(self) -> list[tuple[str, str | None, int]]:

@@ -38,8 +38,8 @@ def server() -> Iterator[tuple[str, list[str]]]:
     hits: list[str] = []
     handler = type("Handler", (_Counter,), {"hits": hits})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # shutdown() waits for serve_forever's next poll: 0.05 s, not the default 0.5 s, per test
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.01 s, not the default 0.5 s, per test
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_port}", hits

@@ -30,6 +30,7 @@ transcoded to a temporary UTF-8 copy first.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import json
 import tempfile
@@ -412,9 +413,10 @@ def _load_csv(con: Any, root: Path, resource: dict[str, Any], rel: str, columns:
     numbers_table = row_numbers_table(name)
     blank_table = blank_lines_table(name)
     extra_table = extra_cells_table(name)
-    with tempfile.TemporaryDirectory(prefix="dpkg-load-") as tmpdir:
+    with contextlib.ExitStack() as cleanup:  # a temporary folder only for a file DuckDB cannot decode itself
         encoding = DUCKDB_ENCODINGS.get(opts.encoding)
         if encoding is None or encoding == "utf-16":
+            tmpdir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="dpkg-load-"))
             path, encoding = _utf8_copy(path, opts.encoding, tmpdir), "utf-8"
         params = {
             "all_varchar": True, "header": False, "delim": opts.delimiter, "quote": opts.quote,

@@ -102,6 +102,28 @@ def test_dialect_delimiter_no_header_and_encoding(tmp_path):
     assert con.execute('SELECT __row, id, name FROM "t" ORDER BY 1').fetchall() == [(1, 1, "Łódź"), (2, 2, "b")]
 
 
+def test_a_transcoded_file_is_read_from_a_temporary_folder_that_is_then_gone(tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def watched(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        made.append(Path(folder.name))
+        return folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", watched)
+    con, _ = _load(tmp_path / "utf8", "id,name,n\n1,a,5\n")  # DuckDB reads UTF-8 itself: no folder
+    assert made == []
+    con, _ = _load(tmp_path / "cp1250", "id,name,n\n1,Łódź,5\n".encode("cp1250"), resource={"encoding": "cp1250"})
+    assert con.execute('SELECT name FROM "t"').fetchall() == [("Łódź",)]
+    assert len(made) == 1 and made[0].parent == scratch and list(scratch.iterdir()) == []
+
+
 def test_bom_and_crlf(tmp_path):
     con, _ = _load(tmp_path, b"\xef\xbb\xbfid,name,n\r\n1,a,5\r\n\r\n2,b,6\r\n")
     assert con.execute('SELECT __row, id FROM "t" ORDER BY 1').fetchall() == [(2, 1), (4, 2)]

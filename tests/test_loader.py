@@ -156,3 +156,18 @@ def test_a_file_larger_than_duckdbs_memory_cap_is_read(tmp_path):
     con = duckdb.connect(config={"memory_limit": "24MB", "temp_directory": str(tmp_path / "spill"), "threads": 1})
     tables = load_package(con, tmp_path, descriptor)
     assert con.execute(f"SELECT count(*), max(id) FROM {tables['t'].table}").fetchone() == (500_000, 499_999)
+
+
+def test_drop_removes_a_table_or_a_view_and_nothing_else() -> None:
+    from datapkg.loader import _drop
+
+    con = duckdb.connect()
+    con.execute('CREATE SCHEMA raw; CREATE TABLE raw."t x" AS SELECT 1 AS a; CREATE VIEW raw.v AS SELECT 2 AS b; '
+                'CREATE TABLE raw.keep AS SELECT 3 AS c; CREATE VIEW main."t x" AS SELECT 4 AS d')
+    _drop(con, "raw", "t x")
+    _drop(con, "raw", "v")
+    _drop(con, "raw", "missing")
+    _drop(con, "nosuchschema", "missing")
+    left = con.execute("SELECT schema_name, table_name FROM duckdb_tables() UNION ALL "
+                       "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1, 2").fetchall()
+    assert left == [("main", "t x"), ("raw", "keep")]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,38 +12,17 @@ from typer.testing import CliRunner
 
 from datapkg.cli.main import app
 from datapkg.offline import REFUSED, no_network
+from tests.release_server import Behaviour, ReleaseServer
 
 runner = CliRunner()
 
 
-class _Counter(BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.hits.append(self.path)
-        body = b'{"type": "object"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture
-def server() -> Iterator[tuple[str, list[str]]]:
-    hits: list[str] = []
-    handler = type("Handler", (_Counter,), {"hits": hits})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # shutdown() waits for serve_forever's next poll: 0.01 s, not the default 0.5 s, per test
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}", hits
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def server() -> Iterator[tuple[str, list[tuple[str, str | None, int]]]]:
+    """A 127.0.0.1 server: its URL and its log of every request ((path, Range, status), a live list)."""
+    body = b'{"type": "object"}'
+    with ReleaseServer(Behaviour({"profile.json": body, "y": body})) as served:
+        yield served.url().rstrip("/"), served.log
 
 
 def _package(root: Path, url: str, case: str) -> Path:
@@ -85,7 +62,7 @@ def test_allow_remote_fetches_the_profile(tmp_path, server):
     root = _package(tmp_path / "pkg", url, "package-profile")
     result = runner.invoke(app, ["validate", str(root), "--allow-remote"])
     assert result.exit_code == 0, result.output
-    assert "/profile.json" in hits
+    assert ("profile.json", None, 200) in hits
 
 
 def test_no_network_refuses_any_connection(server):

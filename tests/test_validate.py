@@ -609,11 +609,14 @@ def served(tmp_path: Path):
     folder.mkdir()
 
     class Quiet(SimpleHTTPRequestHandler):
+        disable_nagle_algorithm = True  # the body does not wait for the client's delayed ACK of the headers
+
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll (0.5 s by default)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield folder, f"http://127.0.0.1:{server.server_address[1]}"

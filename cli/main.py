@@ -17,7 +17,7 @@ import click
 from typer.core import TyperGroup
 
 from datapkg import __version__
-from datapkg.cli.entry import error_line
+from datapkg.cli.entry import error_line, interrupted
 from datapkg.errors import DpkgError
 
 #: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
@@ -119,13 +119,25 @@ class DpkgGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
             if os.environ.get("DPKG_DEBUG"):
                 raise
-            _error(f"unexpected {type(exc).__name__}: {exc} (set DPKG_DEBUG=1 for a traceback)")
-            code = 2
+            if interrupted():  # the Ctrl-C became another error in a library (DuckDB: "Query interrupted")
+                _error("interrupted")
+                code = 130
+            else:
+                _error(f"unexpected {type(exc).__name__}: {exc} (set DPKG_DEBUG=1 for a traceback)")
+                code = 2
         else:
             code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a Ctrl-C that reaches here is said in one line (typer then exits 130 silently)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _error("interrupted")
+            raise
 
 
 app = typer.Typer(
@@ -162,19 +174,18 @@ for _name in COMMAND_MODULES:
 def run() -> None:
     """Console-script entry point.
 
-    Once GX and duckdb-engine are both loaded, DuckDB's bindings report objects that GX still holds
-    at interpreter shutdown as "leaked" on stderr; after the command has finished and its output
-    is flushed, the process ends without that shutdown (nothing is left to write or clean up).
+    Once GX and duckdb-engine are both loaded, or DuckDB is loaded and a Ctrl-C cut the command
+    short, DuckDB's bindings report objects still held at interpreter shutdown as "leaked" on
+    stderr; after the command has finished and its output is flushed, the process ends without
+    that shutdown (nothing is left to write or clean up).
     """
-    from datapkg.cli.entry import error_line, interrupted
-
     try:
         app()
     except SystemExit as done:
         if interrupted() and done.code != 130:  # a Ctrl-C that a library swallowed: the run does not count
             sys.stderr.write(error_line("interrupted") + "\n")
             done = SystemExit(130)
-        if "duckdb_engine" not in sys.modules:
+        if "duckdb_engine" not in sys.modules and not (interrupted() and "duckdb" in sys.modules):
             raise done from None
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if not isinstance(done.code, int | None):

@@ -106,6 +106,7 @@ def test_validate_ends_at_once_and_leaves_the_package_as_it_was(big_copy: Path, 
     code, err, took = interrupt(["validate", "pkg"], after, big_copy)
     assert code == 130 and took < 5, (code, err, took)
     assert "Traceback" not in err
+    assert err == "dpkg: error: interrupted\n"  # not silence, nor "unexpected RuntimeError", nor DuckDB's leak report
     assert sorted((p.relative_to(pkg).as_posix(), p.stat().st_size) for p in pkg.rglob("*")) == before
 
 
@@ -177,3 +178,24 @@ def test_a_swallowed_ctrl_c_still_ends_the_command_with_130(tmp_path: Path):
         "run()\n")
     assert code == 130, (code, out, err)
     assert err.decode().strip().endswith("dpkg: error: interrupted")
+
+
+@pytest.mark.parametrize("raised", ["ctrl-c", "duckdb"])
+def test_a_ctrl_c_is_one_line_wherever_it_lands(monkeypatch: pytest.MonkeyPatch, raised: str):
+    """A KeyboardInterrupt out of a command (typer alone exits 130 silently), or the error DuckDB
+    turns a Ctrl-C into: one line and exit 130. The same error without a Ctrl-C stays unexpected."""
+    from typer.testing import CliRunner
+
+    from datapkg.cli import entry
+    from datapkg.cli.main import app
+
+    def validate_package(*_args, **_kwargs):
+        raise KeyboardInterrupt if raised == "ctrl-c" else RuntimeError("Query interrupted")
+
+    monkeypatch.setattr("datapkg.validate.validate_package", validate_package)
+    if raised == "duckdb":
+        unexpected = CliRunner().invoke(app, ["validate", str(ROOT)])
+        assert unexpected.exit_code == 2 and unexpected.stderr.startswith("dpkg: error: unexpected RuntimeError")
+        monkeypatch.setattr(entry, "_signalled", [True])  # as guard_interrupt records a Ctrl-C
+    result = CliRunner().invoke(app, ["validate", str(ROOT)])
+    assert result.exit_code == 130 and result.stderr == "dpkg: error: interrupted\n" and result.stdout == ""

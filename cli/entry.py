@@ -21,6 +21,7 @@ QUIET_OPTS = ("--quiet", "-q")
 INTERRUPT_GRACE = 2.0
 _signalled: list[bool] = []  # one entry per Ctrl-C of this run
 _console: list[bool] = []  # set by run(): this process is the dpkg command itself
+_said: list[bool] = []  # the line for a Ctrl-C was written: the grace timer does not repeat it
 
 
 def console_process() -> bool:
@@ -103,6 +104,13 @@ def error_line(message: str) -> str:
     return f"dpkg: error: {visible(message)}"
 
 
+def say_interrupted() -> None:
+    """Write the one line a Ctrl-C ends dpkg with on stderr (the grace timer then does not repeat it)."""
+    _said.append(True)
+    sys.stderr.write(error_line("interrupted") + "\n")
+    sys.stderr.flush()
+
+
 def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
     """Make Ctrl-C end dpkg with exit 130 even where a library swallows KeyboardInterrupt.
 
@@ -122,7 +130,8 @@ def guard_interrupt(grace: float = INTERRUPT_GRACE) -> None:
     def stop_now() -> None:
         import os
 
-        os.write(2, (error_line("interrupted") + "\n").encode())
+        if not _said:
+            os.write(2, (error_line("interrupted") + "\n").encode())
         os._exit(130)
 
     def on_interrupt(_signum: int, _frame: object) -> None:
@@ -144,7 +153,7 @@ def run() -> None:
         if call is not None and fast_query(call):
             sys.exit(0)
     except KeyboardInterrupt:  # Ctrl-C: the query was interrupted at once (datapkg.query.interruptible)
-        sys.stderr.write(error_line("interrupted") + "\n")
+        say_interrupted()
         sys.exit(130)
     from datapkg.cli.main import run as full_run
 

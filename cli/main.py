@@ -17,7 +17,7 @@ import click
 from typer.core import TyperGroup
 
 from datapkg import __version__
-from datapkg.cli.entry import error_line, interrupted
+from datapkg.cli.entry import error_line, interrupted, say_interrupted
 from datapkg.errors import DpkgError
 
 #: Modules under ``cli/`` (installed as ``datapkg.cli``) that each define ``register(app)``; one per command (group).
@@ -120,7 +120,7 @@ class DpkgGroup(TyperGroup):
             if os.environ.get("DPKG_DEBUG"):
                 raise
             if interrupted():  # the Ctrl-C became another error in a library (DuckDB: "Query interrupted")
-                _error("interrupted")
+                say_interrupted()
                 code = 130
             else:
                 _error(f"unexpected {type(exc).__name__}: {exc} (set DPKG_DEBUG=1 for a traceback)")
@@ -136,7 +136,7 @@ class DpkgGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            _error("interrupted")
+            say_interrupted()
             raise
 
 
@@ -183,7 +183,7 @@ def run() -> None:
         app()
     except SystemExit as done:
         if interrupted() and done.code != 130:  # a Ctrl-C that a library swallowed: the run does not count
-            sys.stderr.write(error_line("interrupted") + "\n")
+            say_interrupted()
             done = SystemExit(130)
         if "duckdb_engine" not in sys.modules and not (interrupted() and "duckdb" in sys.modules):
             raise done from None

@@ -131,6 +131,23 @@ def test_ctrl_c_ends_dpkg_even_where_a_library_swallows_it(tmp_path: Path):
     assert err.decode().strip() == "dpkg: error: interrupted"
 
 
+def test_the_grace_timer_does_not_repeat_the_line(tmp_path: Path):
+    """A Ctrl-C already said, then a clean-up that hangs: the grace timer ends dpkg without a second line."""
+    code, out, err, took = interrupt_script(
+        tmp_path / "said_then_hang.py",
+        "import time\n"
+        "from datapkg.cli.entry import guard_interrupt, say_interrupted\n"
+        "guard_interrupt(0.5)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    time.sleep(20)\n"
+        "except KeyboardInterrupt:\n"
+        "    say_interrupted()\n"
+        "time.sleep(20)  # a clean-up that never ends\n")
+    assert code == 130 and took < 5, (code, out, err)
+    assert err.decode() == "dpkg: error: interrupted\n"
+
+
 def test_an_interrupt_that_lands_before_the_query_starts_is_not_lost():
     """Under load the Ctrl-C can reach the watcher before DuckDB has started the query: one
     `interrupt()` then does nothing and the query ran to its end (30 s in CI)."""

@@ -77,6 +77,18 @@ def repository_validation(repo_release) -> tuple[int, dict]:
     return (0 if report.valid else 1), json.loads(get_renderer("json")(report, prefix=_prefix(report.stats.get("root"))))
 
 
+#: A group that exists so that its session fixtures are built once: a test of it (a module may mark
+#: all of its tests) that uses none of them runs on whichever worker is free.
+GROUP_FIXTURES = {"build-release": {"repo_release", "cited_release", "curated_release", "repository_validation"}}
+
+
+def _needs(group: str, item: pytest.Item) -> bool:
+    """Whether ``item`` needs to run in ``group``: it uses one of the group's session fixtures, or the
+    group has none listed."""
+    shared = GROUP_FIXTURES.get(group)
+    return shared is None or bool(shared & set(getattr(item, "fixturenames", ())))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``--dist loadgroup`` on pytest 9: pytest-xdist (3.8) puts a test's ``xdist_group`` into its
@@ -89,7 +101,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
-        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        names = sorted(group for group in {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                                           for m in item.iter_markers("xdist_group")} if _needs(group, item))
         suffix = "@" + "_".join(names)
         if names and not item.nodeid.endswith(suffix) and hasattr(getattr(item, "_id", None), "parse"):
             item._id = type(item._id).parse(item.nodeid + suffix)

@@ -28,6 +28,8 @@ from datapkg.report import Finding
 
 #: A file is read no further than this many records to place its findings.
 MAX_RECORDS = 5_000_000
+#: Bytes read at a time when looking for characters that let a record span lines.
+CHUNK = 1 << 24
 #: Encodings in which an ASCII quote, escape or line break is always that one byte.
 ASCII_SAFE = {"utf-8", "utf8", "ascii", "us-ascii", "latin-1", "latin1", "iso-8859-1", "cp1252", "windows-1252"}
 
@@ -61,7 +63,7 @@ def records(path: Path, resource: dict[str, Any], root: Path, last: int,
     opts = _csv_options(resource, resource_dialect(root, resource), path.name)
     encoding = "utf-8-sig" if opts.encoding in ("utf-8", "utf8") else opts.encoding
     stop = min(last, MAX_RECORDS)
-    if only is not None and _one_line_each(path, opts):
+    if only is not None and _one_line_each(path, opts, stop):
         yield from _records_by_line(path, opts, encoding, stop, only)
         return
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
@@ -75,17 +77,20 @@ def records(path: Path, resource: dict[str, Any], root: Path, last: int,
                 return
 
 
-def _one_line_each(path: Path, opts: Any) -> bool:
-    """True when no record of the file can span lines: no quote or escape character and no
-    carriage return anywhere, in an encoding where each of those is one byte of its own."""
+def _one_line_each(path: Path, opts: Any, lines: int) -> bool:
+    """True when none of the file's first ``lines`` records can span lines: no quote or escape
+    character and no carriage return in them, in an encoding where each of those is one byte of
+    its own. Read no further than the chunk that holds line ``lines``, as the csv reader would."""
     specials = {"\r", opts.quote or "", opts.escape or ""} - {""}
     if opts.encoding not in ASCII_SAFE or not all(c.isascii() and len(c) == 1 for c in specials):
         return False
     marks = [c.encode("ascii") for c in specials]
+    seen = 0
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 24):
+        while seen < lines and (chunk := handle.read(CHUNK)):
             if any(mark in chunk for mark in marks):
                 return False
+            seen += chunk.count(b"\n")
     return True
 
 

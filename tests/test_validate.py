@@ -327,8 +327,21 @@ def test_locate_by_lines_gives_what_the_csv_reader_gives(tmp_path: Path, monkeyp
     monkeypatch.setattr(locate, "_one_line_each", lambda *_: False)
     assert fast == locate.scan_places(path, resource, tmp_path, rows)
     monkeypatch.undo()
-    assert locate._one_line_each(path, locate._csv_options(resource, resource["dialect"], "t.csv")) == ('"' not in text and "\r" not in text)
+    assert locate._one_line_each(path, locate._csv_options(resource, resource["dialect"], "t.csv"), 9) == ('"' not in text and "\r" not in text)
     assert fast[2] == locate.Place(2, "r1")
+
+
+def test_locate_by_lines_reads_only_as_far_as_the_csv_reader_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quote beyond the last row to place does not send the file to the csv reader, and the
+    file is not read past the chunk that holds that row."""
+    from datapkg import locate
+
+    path = tmp_path / "t.csv"
+    path.write_text('id,n\nr1,1\nr2,2\n"r3",3\n', encoding="utf-8", newline="")
+    opts = locate._csv_options({"name": "t", "path": "t.csv"}, {}, "t.csv")
+    monkeypatch.setattr(locate, "CHUNK", 6)  # "id,n\nr" | "1,1\nr2" | ",2\n\"r3" ...
+    assert locate._one_line_each(path, opts, 2)  # two chunks hold lines 1-2: the quote is not read
+    assert not locate._one_line_each(path, opts, 3)  # line 3 ends in the chunk with the quote
 
 
 def test_junit_format_parses(broken: Path) -> None:

@@ -50,5 +50,5 @@ def test_only_the_keys_to_present_resources_are_dropped(tmp_path: Path) -> None:
                   {"p.csv": "id\na\n", "t.csv": "id,ref\n1,a\n"})
     package = Package(json.loads((tmp_path / "datapackage.json").read_text()), basepath=str(tmp_path))
     resource = package.get_resource("t")
-    _without_checked_foreign_keys(resource, package)
+    _without_checked_foreign_keys(resource, {r.name for r in package.resources})
     assert [fk["reference"]["resource"] for fk in resource.schema.foreign_keys] == ["nope"]

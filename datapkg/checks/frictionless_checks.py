@@ -114,22 +114,22 @@ def _frictionless_report(source: PackageSource, header_only: set[str], descripto
             package.to_descriptor(validate=True)
     except FrictionlessException as exception:
         return Report.from_validation(time=0.0, errors=exception.to_errors())
+    names = {r.name for r in package.resources}
     reports = []
     for resource in package.resources:
         if only is None or resource.name in only:
-            if resource.name in header_only:
-                _without_checked_foreign_keys(resource, package)
-            reports.append(resource.validate(limit_errors=limit_errors,
-                                             limit_rows=1 if resource.name in header_only else None))
+            header = resource.name in header_only
+            if header:
+                _without_checked_foreign_keys(resource, names)
+            reports.append(resource.validate(limit_errors=limit_errors, limit_rows=1 if header else None))
     return Report.from_validation_reports(time=0.0, reports=reports)
 
 
-def _without_checked_foreign_keys(resource: Any, package: Any) -> None:
+def _without_checked_foreign_keys(resource: Any, names: set[str]) -> None:
     """Drop the foreign keys that the GX suites check from a header-only resource (its descriptor
     was validated with them): frictionless would read every referenced resource whole to build its
-    lookup for one row, whose findings are GX's. A key to a resource the package lacks stays, for
-    frictionless' ``resource-error``."""
-    names = {r.name for r in package.resources}
+    lookup for one row, whose findings are GX's. A key to a resource the package lacks (not in
+    ``names``, the package's resources) stays, for frictionless' ``resource-error``."""
     keys = resource.schema.foreign_keys if resource.schema else []
     kept = [fk for fk in keys if (fk.get("reference") or {}).get("resource") not in names | {"", resource.name}]
     if len(kept) != len(keys):

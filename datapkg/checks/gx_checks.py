@@ -112,9 +112,6 @@ def gx_context() -> Any:
     global _context
     if _context is None:
         import logging
-        import os
-
-        import sys
 
         from datapkg import gx_overhead
         from datapkg.isolated import LazyFinder
